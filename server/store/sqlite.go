@@ -1,0 +1,729 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// SQLite is the embedded store: one database file in WAL mode, one writer connection
+// (SQLite serialises writers anyway) and a pool of readers. Commits are synchronous=FULL so that
+// an acknowledged report survives power loss, not only a crash of the process.
+type SQLite struct {
+	w   *sql.DB
+	r   *sql.DB
+	log *slog.Logger
+}
+
+var _ Store = (*SQLite)(nil)
+
+// OpenSQLite opens (creating if needed) the database at path and applies pending migrations.
+func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLite, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn+"&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	s := &SQLite{w: w, r: r, log: logger}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *SQLite) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+func (s *SQLite) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations table: %w", err)
+	}
+	names, err := fs.Glob(sqliteMigrations, "migrations/sqlite/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var current int
+	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version),0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	if len(names) < current {
+		return fmt.Errorf("database schema version %d is newer than this collector knows (%d): upgrade the collector", current, len(names))
+	}
+	for _, name := range names {
+		base := name[strings.LastIndex(name, "/")+1:]
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: bad name", base)
+		}
+		if v <= current {
+			continue
+		}
+		body, err := sqliteMigrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, ms(time.Now())); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+		s.log.Info("applied schema migration", "version", v, "file", base)
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func (s *SQLite) CreateEnrollSecret(ctx context.Context, e EnrollSecret) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO enroll_secrets (id, name, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
+		e.ID, e.Name, e.Hash, ms(e.CreatedAt), e.CreatedBy)
+	if isConstraint(err) {
+		return fmt.Errorf("enroll secret %q: %w", e.Name, ErrExists)
+	}
+	return err
+}
+
+const secretCols = `id, name, hash, created_at, created_by, revoked_at, uses, last_used`
+
+func scanSecret(sc interface{ Scan(...any) error }) (EnrollSecret, error) {
+	var e EnrollSecret
+	var created, revoked, last int64
+	err := sc.Scan(&e.ID, &e.Name, &e.Hash, &created, &e.CreatedBy, &revoked, &e.Uses, &last)
+	e.CreatedAt, e.RevokedAt, e.LastUsed = fromMS(created), fromMS(revoked), fromMS(last)
+	return e, err
+}
+
+func (s *SQLite) EnrollSecrets(ctx context.Context) ([]EnrollSecret, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+secretCols+` FROM enroll_secrets ORDER BY created_at, name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []EnrollSecret
+	for rows.Next() {
+		e, err := scanSecret(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLite) EnrollSecretByHash(ctx context.Context, hash []byte) (EnrollSecret, error) {
+	e, err := scanSecret(s.r.QueryRowContext(ctx, `SELECT `+secretCols+` FROM enroll_secrets WHERE hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, ErrNotFound
+	}
+	return e, err
+}
+
+func (s *SQLite) RevokeEnrollSecret(ctx context.Context, idOrName string, at time.Time) (EnrollSecret, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return EnrollSecret{}, err
+	}
+	defer tx.Rollback()
+	e, err := scanSecret(tx.QueryRowContext(ctx, `SELECT `+secretCols+` FROM enroll_secrets WHERE id = ? OR name = ?`, idOrName, idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("enroll secret %q: %w", idOrName, ErrNotFound)
+	}
+	if err != nil {
+		return e, err
+	}
+	if e.Active() {
+		e.RevokedAt = at.UTC()
+		if _, err := tx.ExecContext(ctx, `UPDATE enroll_secrets SET revoked_at = ? WHERE id = ?`, ms(at), e.ID); err != nil {
+			return e, err
+		}
+	}
+	return e, tx.Commit()
+}
+
+func (s *SQLite) Enroll(ctx context.Context, e Enrollment) error {
+	d := e.Device
+	macs, _ := json.Marshal(nonNil(d.MACAddresses))
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var revoked int64
+	err = tx.QueryRowContext(ctx, `SELECT revoked_at FROM devices WHERE id = ?`, d.ID).Scan(&revoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid,
+			serial_number, machine_id, mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Hostname, d.OS, d.Platform, d.OSVersion, d.KernelVersion, d.Arch, d.HardwareUUID, d.SerialNumber, d.MachineID,
+			string(macs), d.AgentVersion, ms(d.EnrolledAt), d.EnrollSecret, ms(d.EnrolledAt), d.LastAddress)
+	case err != nil:
+	case revoked != 0:
+		return fmt.Errorf("device %s: %w", d.ID, ErrRevoked)
+	default:
+		// Re-enrollment with the same key (e.g. after a lost certificate): refresh identity,
+		// keep history and sequence state.
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET hostname = ?, os = ?, platform = ?, os_version = ?, kernel_version = ?, arch = ?,
+			hardware_uuid = ?, serial_number = ?, machine_id = ?, mac_addresses = ?, agent_version = ?, enroll_secret_id = ?,
+			last_seen = ?, last_address = ? WHERE id = ?`,
+			d.Hostname, d.OS, d.Platform, d.OSVersion, d.KernelVersion, d.Arch, d.HardwareUUID, d.SerialNumber, d.MachineID,
+			string(macs), d.AgentVersion, d.EnrollSecret, ms(d.EnrolledAt), d.LastAddress, d.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("store device %s: %w", d.ID, err)
+	}
+	if err := insertCert(ctx, tx, e.Certificate); err != nil {
+		return err
+	}
+	if d.EnrollSecret != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE enroll_secrets SET uses = uses + 1, last_used = ? WHERE id = ?`, ms(d.EnrolledAt), d.EnrollSecret); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func insertCert(ctx context.Context, tx *sql.Tx, c Certificate) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO certificates (serial, device_id, not_before, not_after, issued_at) VALUES (?, ?, ?, ?, ?)`,
+		c.Serial, c.DeviceID, ms(c.NotBefore), ms(c.NotAfter), ms(c.IssuedAt))
+	if err != nil {
+		return fmt.Errorf("store certificate %s: %w", c.Serial, err)
+	}
+	return nil
+}
+
+func (s *SQLite) AddCertificate(ctx context.Context, c Certificate) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := insertCert(ctx, tx, c); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *SQLite) CertificateStatus(ctx context.Context, serial string) (Certificate, error) {
+	var c Certificate
+	var nb, na, issued, revoked, devRevoked int64
+	err := s.r.QueryRowContext(ctx, `SELECT c.serial, c.device_id, c.not_before, c.not_after, c.issued_at, c.revoked_at, d.revoked_at
+		FROM certificates c JOIN devices d ON d.id = c.device_id WHERE c.serial = ?`, serial).
+		Scan(&c.Serial, &c.DeviceID, &nb, &na, &issued, &revoked, &devRevoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	c.NotBefore, c.NotAfter, c.IssuedAt, c.RevokedAt = fromMS(nb), fromMS(na), fromMS(issued), fromMS(revoked)
+	if revoked != 0 || devRevoked != 0 {
+		return c, ErrRevoked
+	}
+	return c, nil
+}
+
+func (s *SQLite) RevokeDevice(ctx context.Context, id string, at time.Time) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, ms(at), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM devices WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %s: %w", id, ErrNotFound)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ? WHERE device_id = ? AND revoked_at = 0`, ms(at), id); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *SQLite) IngestReport(ctx context.Context, in Ingest) (IngestResult, error) {
+	var res IngestResult
+	rep := in.Report
+	seq := rep.GetSequence()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback()
+	var highest uint64
+	var revoked int64
+	err = tx.QueryRowContext(ctx, `SELECT highest_sequence, revoked_at FROM devices WHERE id = ?`, in.DeviceID).Scan(&highest, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return res, fmt.Errorf("device %s: %w", in.DeviceID, ErrNotFound)
+	}
+	if err != nil {
+		return res, err
+	}
+	if revoked != 0 {
+		return res, fmt.Errorf("device %s: %w", in.DeviceID, ErrRevoked)
+	}
+	r, err := tx.ExecContext(ctx, `INSERT INTO reports (device_id, sequence, created, received, address, findings_count, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, sequence) DO NOTHING`,
+		in.DeviceID, int64(seq), ms(rep.GetCreated().AsTime()), ms(in.Received), in.Address, len(rep.GetFindings()), in.Body)
+	if err != nil {
+		return res, fmt.Errorf("store report %s/%d: %w", in.DeviceID, seq, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		res.Duplicate = true
+		res.HighestSequence = highest
+		// A replay still proves the device is alive.
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET last_seen = MAX(last_seen, ?), last_address = ? WHERE id = ?`, ms(in.Received), in.Address, in.DeviceID); err != nil {
+			return res, err
+		}
+		return res, tx.Commit()
+	}
+	if seq > highest+1 {
+		res.GapBefore = seq - highest - 1
+	}
+	if seq > highest {
+		facts, err := proto.Marshal(rep.GetFacts())
+		if err != nil {
+			return res, fmt.Errorf("encode facts: %w", err)
+		}
+		if err := replaceFindings(ctx, tx, in.DeviceID, seq, rep.GetFindings(), in.Received); err != nil {
+			return res, err
+		}
+		host := rep.GetFacts().GetHost()
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET highest_sequence = ?, reports = reports + 1, findings_count = ?, facts = ?, facts_received = ?,
+			last_seen = MAX(last_seen, ?), last_address = ?, agent_version = ?,
+			hostname = CASE WHEN ? <> '' THEN ? ELSE hostname END,
+			os_version = CASE WHEN ? <> '' THEN ? ELSE os_version END
+			WHERE id = ?`,
+			int64(seq), len(rep.GetFindings()), facts, ms(in.Received), ms(in.Received), in.Address, rep.GetAgentVersion(),
+			host.GetHostname(), host.GetHostname(), host.GetOsVersion(), host.GetOsVersion(), in.DeviceID)
+		if err != nil {
+			return res, fmt.Errorf("update device %s: %w", in.DeviceID, err)
+		}
+		highest = seq
+	} else {
+		// A late report filling an old gap: history only, current state stays with the newest.
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET reports = reports + 1, last_seen = MAX(last_seen, ?) WHERE id = ?`, ms(in.Received), in.DeviceID); err != nil {
+			return res, err
+		}
+	}
+	res.HighestSequence = highest
+	return res, tx.Commit()
+}
+
+// replaceFindings makes the device's current findings those of report seq, keeping first_seen
+// of findings (by key) that were already current.
+func replaceFindings(ctx context.Context, tx *sql.Tx, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) error {
+	prev := map[string]int64{}
+	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen FROM findings WHERE device_id = ?`, deviceID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k string
+		var first int64
+		if err := rows.Scan(&k, &first); err != nil {
+			rows.Close()
+			return err
+		}
+		prev[k] = first
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ?`, deviceID); err != nil {
+		return err
+	}
+	if len(fs) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO findings (device_id, key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, key) DO UPDATE SET last_seen = excluded.last_seen`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, f := range fs {
+		key := FindingKey(f)
+		ev, err := json.Marshal(f.GetEvidence())
+		if err != nil {
+			return err
+		}
+		first := ms(f.GetFirstSeen().AsTime())
+		if f.GetFirstSeen() == nil {
+			first = ms(received)
+		}
+		if p, ok := prev[key]; ok && p < first {
+			first = p
+		}
+		last := ms(f.GetLastSeen().AsTime())
+		if f.GetLastSeen() == nil {
+			last = ms(received)
+		}
+		if _, err := stmt.ExecContext(ctx, deviceID, key, int64(seq), f.GetSignal(), int32(f.GetSeverity()), f.GetConfidence(),
+			f.GetTitle(), f.GetAttack(), f.GetDetector(), string(ev), first, last); err != nil {
+			return fmt.Errorf("store finding %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// FindingKey is the identity of a finding on a device: the agent's key when it sent one, else
+// the signal and title.
+func FindingKey(f *pb.Finding) string {
+	if f.GetKey() != "" {
+		return f.GetSignal() + "|" + f.GetKey()
+	}
+	return f.GetSignal() + "|" + f.GetTitle()
+}
+
+func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error) {
+	var highest uint64
+	err := s.w.QueryRowContext(ctx, `UPDATE devices SET last_seen = MAX(last_seen, ?), last_address = ? WHERE id = ? AND revoked_at = 0 RETURNING highest_sequence`,
+		ms(at), addr, deviceID).Scan(&highest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
+	}
+	return highest, err
+}
+
+const deviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,
+	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at`
+
+func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
+	var d Device
+	var macs string
+	var enrolled, last, revoked int64
+	err := sc.Scan(&d.ID, &d.Hostname, &d.OS, &d.Platform, &d.OSVersion, &d.KernelVersion, &d.Arch, &d.HardwareUUID, &d.SerialNumber,
+		&d.MachineID, &macs, &d.AgentVersion, &enrolled, &d.EnrollSecret, &last, &d.LastAddress, &d.HighestSequence, &d.Reports,
+		&d.FindingsCount, &revoked)
+	if err != nil {
+		return d, err
+	}
+	_ = json.Unmarshal([]byte(macs), &d.MACAddresses)
+	d.EnrolledAt, d.LastSeen, d.RevokedAt = fromMS(enrolled), fromMS(last), fromMS(revoked)
+	return d, nil
+}
+
+var deviceSorts = map[string]string{
+	"":          "last_seen",
+	"last_seen": "last_seen",
+	"hostname":  "hostname",
+	"findings":  "findings_count",
+	"enrolled":  "enrolled_at",
+}
+
+func (s *SQLite) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, error) {
+	col, ok := deviceSorts[f.Sort]
+	if !ok {
+		return nil, 0, fmt.Errorf("unknown sort %q", f.Sort)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 1000)
+	f.Offset = max(f.Offset, 0)
+	var where []string
+	var args []any
+	if f.Search != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Search) + "%"
+		where = append(where, `(id LIKE ? ESCAPE '\' OR hostname LIKE ? ESCAPE '\' OR serial_number LIKE ? ESCAPE '\' OR last_address LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like, like)
+	}
+	if f.OS != "" {
+		where = append(where, `os = ?`)
+		args = append(args, f.OS)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	dir := "ASC"
+	if f.Desc {
+		dir = "DESC"
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices`+cond+` ORDER BY `+col+` `+dir+`, id LIMIT ? OFFSET ?`,
+		append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, d)
+	}
+	return out, total, rows.Err()
+}
+
+func (s *SQLite) Device(ctx context.Context, id string) (Device, error) {
+	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("device %s: %w", id, ErrNotFound)
+	}
+	return d, err
+}
+
+func (s *SQLite) Findings(ctx context.Context, deviceID string) ([]Finding, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen
+		FROM findings WHERE device_id = ? ORDER BY severity DESC, signal, key`, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Finding
+	for rows.Next() {
+		f := Finding{DeviceID: deviceID}
+		var sev int32
+		var ev string
+		var first, last int64
+		if err := rows.Scan(&f.Key, &f.Sequence, &f.Signal, &sev, &f.Confidence, &f.Title, &f.Attack, &f.Detector, &ev, &first, &last); err != nil {
+			return nil, err
+		}
+		f.Severity = pb.Severity(sev)
+		f.FirstSeen, f.LastSeen = fromMS(first), fromMS(last)
+		if err := json.Unmarshal([]byte(ev), &f.Evidence); err != nil {
+			return nil, fmt.Errorf("finding %s evidence: %w", f.Key, err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLite) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Time, error) {
+	var body []byte
+	var received int64
+	err := s.r.QueryRowContext(ctx, `SELECT facts, facts_received FROM devices WHERE id = ?`, deviceID).Scan(&body, &received)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if body == nil {
+		return nil, time.Time{}, nil
+	}
+	f := &pb.Facts{}
+	if err := proto.Unmarshal(body, f); err != nil {
+		return nil, time.Time{}, fmt.Errorf("device %s facts: %w", deviceID, err)
+	}
+	return f, fromMS(received), nil
+}
+
+func (s *SQLite) SequenceGaps(ctx context.Context, deviceID string) ([]Gap, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT prev, sequence FROM (
+		SELECT sequence, COALESCE(LAG(sequence) OVER (ORDER BY sequence), 0) AS prev FROM reports WHERE device_id = ?
+	) WHERE sequence > prev + 1 ORDER BY sequence`, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Gap
+	for rows.Next() {
+		var prev, seq uint64
+		if err := rows.Scan(&prev, &seq); err != nil {
+			return nil, err
+		}
+		out = append(out, Gap{From: prev + 1, To: seq - 1})
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLite) Report(ctx context.Context, deviceID string, seq uint64) (*pb.Report, error) {
+	var body []byte
+	err := s.r.QueryRowContext(ctx, `SELECT body FROM reports WHERE device_id = ? AND sequence = ?`, deviceID, int64(seq)).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("report %s/%d: %w", deviceID, seq, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &pb.Report{}
+	if err := proto.Unmarshal(body, r); err != nil {
+		return nil, fmt.Errorf("report %s/%d: %w", deviceID, seq, err)
+	}
+	return r, nil
+}
+
+func (s *SQLite) CreateUser(ctx context.Context, u User) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO users (username, password_hash, role, created_at, disabled) VALUES (?, ?, ?, ?, ?)`,
+		u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), u.Disabled)
+	if isConstraint(err) {
+		return fmt.Errorf("user %q: %w", u.Username, ErrExists)
+	}
+	return err
+}
+
+func scanUser(sc interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created int64
+	err := sc.Scan(&u.Username, &u.PasswordHash, &u.Role, &created, &u.Disabled)
+	u.CreatedAt = fromMS(created)
+	return u, err
+}
+
+func (s *SQLite) User(ctx context.Context, username string) (User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT username, password_hash, role, created_at, disabled FROM users WHERE username = ?`, username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("user %q: %w", username, ErrNotFound)
+	}
+	return u, err
+}
+
+func (s *SQLite) Users(ctx context.Context) ([]User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT username, password_hash, role, created_at, disabled FROM users ORDER BY username`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLite) CreateSession(ctx context.Context, ss Session) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id_hash, username, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		ss.IDHash, ss.Username, ss.CSRFToken, ms(ss.CreatedAt), ms(ss.ExpiresAt))
+	return err
+}
+
+func (s *SQLite) Session(ctx context.Context, idHash []byte, now time.Time) (Session, error) {
+	var ss Session
+	var created, expires int64
+	err := s.r.QueryRowContext(ctx, `SELECT s.id_hash, s.username, s.csrf_token, s.created_at, s.expires_at FROM sessions s
+		JOIN users u ON u.username = s.username WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0`, idHash, ms(now)).
+		Scan(&ss.IDHash, &ss.Username, &ss.CSRFToken, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ss, ErrNotFound
+	}
+	ss.CreatedAt, ss.ExpiresAt = fromMS(created), fromMS(expires)
+	return ss, err
+}
+
+func (s *SQLite) DeleteSession(ctx context.Context, idHash []byte) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+	return err
+}
+
+func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	r, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, ms(now))
+	if err != nil {
+		return 0, err
+	}
+	n, _ := r.RowsAffected()
+	return int(n), nil
+}
+
+func (s *SQLite) Audit(ctx context.Context, a AuditEntry) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
+		ms(a.At), a.Actor, a.Action, a.Target, a.Detail)
+	return err
+}
+
+func (s *SQLite) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var a AuditEntry
+		var at int64
+		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Target, &a.Detail); err != nil {
+			return nil, err
+		}
+		a.At = fromMS(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func isConstraint(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "constraint failed")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

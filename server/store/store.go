@@ -1,0 +1,211 @@
+// Package store is the collector's durable state: devices and their certificates, reports
+// with per-device sequence numbers, current findings and facts, enroll secrets, console
+// accounts and sessions, and the audit log. SQLite (embedded, the default) implements it here;
+// other databases implement the same interface.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrRevoked  = errors.New("revoked")
+)
+
+// Store is everything the collector keeps. Every method is safe for concurrent use.
+type Store interface {
+	Close() error
+
+	CreateEnrollSecret(ctx context.Context, s EnrollSecret) error
+	EnrollSecrets(ctx context.Context) ([]EnrollSecret, error)
+	// EnrollSecretByHash finds a secret by the SHA-256 of its value (revoked ones too).
+	EnrollSecretByHash(ctx context.Context, hash []byte) (EnrollSecret, error)
+	// RevokeEnrollSecret revokes by id or name; ErrNotFound when neither matches.
+	RevokeEnrollSecret(ctx context.Context, idOrName string, at time.Time) (EnrollSecret, error)
+
+	// Enroll records a device (new or re-enrolling with the same key) and its new certificate,
+	// and counts the use of the secret, in one transaction.
+	Enroll(ctx context.Context, e Enrollment) error
+	// AddCertificate records a renewed certificate of an enrolled device.
+	AddCertificate(ctx context.Context, c Certificate) error
+	// CertificateStatus answers whether a certificate (by serial, decimal) may be used: it returns
+	// ErrNotFound for unknown serials and ErrRevoked when it or its device is revoked.
+	CertificateStatus(ctx context.Context, serial string) (Certificate, error)
+	RevokeDevice(ctx context.Context, id string, at time.Time) error
+
+	// IngestReport stores one report idempotently by (device, sequence) and, when it is the
+	// newest, replaces the device's current findings and facts. It returns only after commit.
+	IngestReport(ctx context.Context, in Ingest) (IngestResult, error)
+	// Touch records that a device was seen (heartbeat) and returns its highest stored sequence.
+	Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error)
+
+	Devices(ctx context.Context, f DeviceFilter) (devices []Device, total int, err error)
+	Device(ctx context.Context, id string) (Device, error)
+	// Findings returns the device's current findings, most severe first.
+	Findings(ctx context.Context, deviceID string) ([]Finding, error)
+	// Facts returns the facts of the device's newest report and when it was received.
+	Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Time, error)
+	// SequenceGaps lists the sequence ranges missing below the device's highest stored sequence.
+	SequenceGaps(ctx context.Context, deviceID string) ([]Gap, error)
+	// Report returns one stored report.
+	Report(ctx context.Context, deviceID string, seq uint64) (*pb.Report, error)
+
+	CreateUser(ctx context.Context, u User) error
+	User(ctx context.Context, username string) (User, error)
+	Users(ctx context.Context) ([]User, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	// Session finds a live (unexpired) session by the SHA-256 of its cookie value.
+	Session(ctx context.Context, idHash []byte, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, idHash []byte) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	Audit(ctx context.Context, a AuditEntry) error
+	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
+}
+
+// EnrollSecret buys device certificates. Only a hash of its value is stored.
+type EnrollSecret struct {
+	ID        string
+	Name      string
+	Hash      []byte // SHA-256 of the secret value
+	CreatedAt time.Time
+	CreatedBy string
+	RevokedAt time.Time // zero when active
+	Uses      int
+	LastUsed  time.Time
+}
+
+// Active says whether the secret may still enroll devices.
+func (s EnrollSecret) Active() bool { return s.RevokedAt.IsZero() }
+
+// Device is an enrolled laptop as the collector knows it.
+type Device struct {
+	ID            string
+	Hostname      string
+	OS            string
+	Platform      string
+	OSVersion     string
+	KernelVersion string
+	Arch          string
+	HardwareUUID  string
+	SerialNumber  string
+	MachineID     string
+	MACAddresses  []string
+	AgentVersion  string
+	EnrolledAt    time.Time
+	EnrollSecret  string // id of the secret used
+	LastSeen      time.Time
+	LastAddress   string
+	// HighestSequence is the highest report sequence stored for the device.
+	HighestSequence uint64
+	Reports         int
+	FindingsCount   int // current findings
+	RevokedAt       time.Time
+}
+
+// Enrollment is a device with the certificate just issued to it.
+type Enrollment struct {
+	Device      Device
+	Certificate Certificate
+}
+
+// Certificate is a client certificate issued to a device.
+type Certificate struct {
+	Serial    string // decimal
+	DeviceID  string
+	NotBefore time.Time
+	NotAfter  time.Time
+	IssuedAt  time.Time
+	RevokedAt time.Time
+}
+
+// Ingest is one report to store. Body is the report's canonical protobuf encoding.
+type Ingest struct {
+	DeviceID string
+	Report   *pb.Report
+	Body     []byte
+	Received time.Time
+	Address  string
+}
+
+// IngestResult tells what IngestReport did.
+type IngestResult struct {
+	Duplicate       bool
+	HighestSequence uint64
+	// GapBefore is the number of sequences missing just below this report when it arrived.
+	GapBefore uint64
+}
+
+// DeviceFilter selects and orders devices for listings.
+type DeviceFilter struct {
+	Search string // substring of id, hostname, serial or address
+	OS     string
+	Sort   string // "last_seen" (default), "hostname", "findings", "enrolled"
+	Desc   bool
+	Limit  int // default 50, at most 1000
+	Offset int
+}
+
+// Finding is one current finding of a device.
+type Finding struct {
+	DeviceID   string
+	Sequence   uint64 // the report it last came in
+	Key        string
+	Signal     string
+	Severity   pb.Severity
+	Confidence float64
+	Title      string
+	Attack     string
+	Detector   string
+	Evidence   map[string]string
+	FirstSeen  time.Time
+	LastSeen   time.Time
+}
+
+// Gap is a run of missing sequences, From..To inclusive.
+type Gap struct{ From, To uint64 }
+
+// Roles of console users, least to most privileged.
+const (
+	RoleViewer  = "viewer"
+	RoleAnalyst = "analyst"
+	RoleAdmin   = "admin"
+)
+
+// ValidRole says whether r is a known role.
+func ValidRole(r string) bool { return r == RoleViewer || r == RoleAnalyst || r == RoleAdmin }
+
+// User is a console account.
+type User struct {
+	Username     string
+	PasswordHash string // PHC string, argon2id
+	Role         string
+	CreatedAt    time.Time
+	Disabled     bool
+}
+
+// Session is a signed-in console session. Only the hash of the cookie value is stored.
+type Session struct {
+	IDHash    []byte
+	Username  string
+	CSRFToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuditEntry records who did what.
+type AuditEntry struct {
+	At     time.Time
+	Actor  string
+	Action string
+	Target string
+	Detail string
+}
