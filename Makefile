@@ -21,13 +21,32 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/farmwatch-agent ./agent/cmd/farmwatch-agent
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/farmwatch-server ./server/cmd/farmwatch-server
 
-# Collector on its embedded store, an agent on this machine enrolled to it, console address printed.
+GRPC_ADDR ?= 127.0.0.1:7443
+HTTP_ADDR ?= 127.0.0.1:7080
+
+# Collector on its embedded store, an agent on this machine enrolled to it, console address
+# printed. State lives in $(RUN_DIR); Ctrl-C stops both. Running it again reuses the state.
 run: build
-	@RUN_DIR='$(RUN_DIR)' ./scripts/run.sh
+	@set -euo pipefail; d='$(RUN_DIR)'; mkdir -p "$$d"; chmod 700 "$$d"; \
+	trap 'kill $$(jobs -p) 2>/dev/null; wait 2>/dev/null; echo; echo "stopped (state kept in $$d)"' EXIT INT TERM; \
+	bin/farmwatch-server serve --data "$$d/server" --grpc-listen $(GRPC_ADDR) --http-listen $(HTTP_ADDR) >>"$$d/server.log" 2>&1 & \
+	for i in $$(seq 100); do [ -f "$$d/server/farmwatch.db" ] && bash -c "echo > /dev/tcp/$${GRPC_ADDR%:*}/$${GRPC_ADDR##*:}" 2>/dev/null && break; sleep 0.1; done; \
+	kill -0 $$! 2>/dev/null || { echo "collector did not start:"; tail -20 "$$d/server.log"; exit 1; }; \
+	if [ ! -f "$$d/admin-password" ]; then \
+		bin/farmwatch-server user add --data "$$d/server" --username admin --role admin | sed -n 's/^password: //p' > "$$d/admin-password"; \
+		chmod 600 "$$d/admin-password"; fi; \
+	if [ ! -f "$$d/agent/agent.json" ]; then \
+		secret=$$(bin/farmwatch-server enroll-secret create --data "$$d/server" --name make-run | tail -n 1); \
+		bin/farmwatch-agent enroll --state "$$d/agent" --server $(GRPC_ADDR) --ca "$$d/server/ca.pem" --secret "$$secret"; fi; \
+	bin/farmwatch-agent run --state "$$d/agent" --interval 60s >>"$$d/agent.log" 2>&1 & \
+	echo; echo "Farmwatch is running."; \
+	echo "  console   http://$(HTTP_ADDR)/   user: admin   password: $$(cat "$$d/admin-password")"; \
+	echo "  collector $(GRPC_ADDR) (gRPC, mutual TLS)   logs: $$d/server.log, $$d/agent.log"; \
+	echo "Press Ctrl-C to stop."; wait
 
 test: build
 	$(GO) test -count=1 -timeout 20m ./...
-	./scripts/cli-check.sh
+	./.ci/cli-check
 
 test-short:
 	$(GO) test -short ./...

@@ -1,0 +1,262 @@
+// Command farmwatch-agent is the Farmwatch endpoint agent: it enrolls with a collector, scans
+// this laptop for remote-control tools, KVM-over-IP hardware, relays and location anomalies,
+// and reports what it finds.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/farmwatch/farmwatch/agent/detect"
+	_ "github.com/farmwatch/farmwatch/agent/detectors" // registers the detectors
+	"github.com/farmwatch/farmwatch/agent/enroll"
+	"github.com/farmwatch/farmwatch/agent/runner"
+	"github.com/farmwatch/farmwatch/agent/scan"
+	"github.com/farmwatch/farmwatch/agent/spool"
+	"github.com/farmwatch/farmwatch/agent/state"
+	"github.com/farmwatch/farmwatch/platform/host"
+)
+
+// version is set at build time (-X main.version=...).
+var version = "dev"
+
+const usage = `farmwatch-agent finds the signs of a laptop farm on this computer and reports them.
+
+Usage:
+  farmwatch-agent enroll --server HOST:PORT --ca CA.pem --secret SECRET [--state DIR]
+  farmwatch-agent run [--once] [--interval 5m] [--state DIR]
+  farmwatch-agent scan [--json] [--root DIR]
+  farmwatch-agent version
+
+Run 'farmwatch-agent COMMAND -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "enroll":
+		err = cmdEnroll(ctx, args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(ctx, args[1:], stderr)
+	case "scan":
+		err = cmdScan(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "farmwatch-agent %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "farmwatch-agent: %v\n", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "farmwatch-agent: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+func defaultStateDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		pd := os.Getenv("ProgramData")
+		if pd == "" {
+			pd = `C:\ProgramData`
+		}
+		return filepath.Join(pd, "Farmwatch", "state")
+	case "darwin":
+		return "/Library/Application Support/Farmwatch/state"
+	}
+	return "/var/lib/farmwatch"
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("farmwatch-agent "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func logger(stderr io.Writer, verbose bool) *slog.Logger {
+	lvl := slog.LevelInfo
+	if verbose {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+func cmdEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("enroll", stderr)
+	stateDir := fs.String("state", defaultStateDir(), "state directory (keys, certificate, spool)")
+	server := fs.String("server", "", "collector gRPC address, host:port")
+	caPath := fs.String("ca", "", "collector CA certificate (the collector's DATA/ca.pem) to pin")
+	secret := fs.String("secret", "", "enroll secret (or set FARMWATCH_ENROLL_SECRET)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *secret == "" {
+		*secret = os.Getenv("FARMWATCH_ENROLL_SECRET")
+	}
+	switch {
+	case *server == "":
+		return usageError{errors.New("--server is required")}
+	case *caPath == "":
+		return usageError{errors.New("--ca is required")}
+	case *secret == "":
+		return usageError{errors.New("--secret (or FARMWATCH_ENROLL_SECRET) is required")}
+	}
+	caPEM, err := os.ReadFile(*caPath)
+	if err != nil {
+		return fmt.Errorf("read collector CA: %w", err)
+	}
+	dir, err := state.Open(*stateDir)
+	if err != nil {
+		return err
+	}
+	id, err := host.Read(ctx, "")
+	if err != nil {
+		logger(stderr, false).Warn("host identity incomplete", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	rec, err := enroll.Enroll(ctx, dir, enroll.Request{
+		Server: *server, CAPEM: caPEM, Secret: strings.TrimSpace(*secret), Hardware: scan.Identity(id), AgentVersion: version,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "enrolled as device %s with %s; certificate valid until %s\n", rec.DeviceID, rec.Server, rec.NotAfter.Format(time.RFC3339))
+	return nil
+}
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	stateDir := fs.String("state", defaultStateDir(), "state directory")
+	once := fs.Bool("once", false, "scan once, send everything spooled, wait for the acknowledgements and exit")
+	interval := fs.Duration("interval", 5*time.Minute, "time between scans")
+	heartbeat := fs.Duration("heartbeat", time.Minute, "time between heartbeats")
+	root := fs.String("root", "", "read a captured file-system tree instead of this machine (testing)")
+	timeout := fs.Duration("timeout", 2*time.Minute, "with --once: give up after this long")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *interval < 10*time.Second {
+		return usageError{errors.New("--interval must be at least 10s")}
+	}
+	log := logger(stderr, *verbose)
+	dir, err := state.Open(*stateDir)
+	if err != nil {
+		return err
+	}
+	dets, err := detect.New(log, nil, nil)
+	if err != nil {
+		return err
+	}
+	sp, err := spool.OpenOrSetAside(dir.File(state.SpoolFile), spool.Options{}, log)
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	r := &runner.Runner{
+		State: dir, Spool: sp, Interval: *interval, Heartbeat: *heartbeat, AgentVersion: version, Log: log,
+		Scanner: &scan.Scanner{Root: *root, Detectors: dets, AgentVersion: version, Log: log},
+	}
+	if err := r.Connect(); err != nil {
+		return err
+	}
+	defer r.Close()
+	if *once {
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		return r.RunOnce(ctx)
+	}
+	log.Info("agent running", "version", version, "interval", *interval, "detectors", strings.Join(dets.Names(), ","))
+	return r.Run(ctx)
+}
+
+func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("scan", stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	root := fs.String("root", "", "read a captured file-system tree instead of this machine")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *root != "" {
+		if st, err := os.Stat(*root); err != nil || !st.IsDir() {
+			return usageError{fmt.Errorf("--root %s: not a directory", *root)}
+		}
+	}
+	log := logger(stderr, *verbose)
+	dets, err := detect.New(log, nil, nil)
+	if err != nil {
+		return err
+	}
+	rep, err := (&scan.Scanner{Root: *root, Detectors: dets, AgentVersion: version, Log: log}).Scan(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		var v any // re-indent through encoding/json for stable output
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return scan.WriteText(stdout, rep)
+}

@@ -1,0 +1,383 @@
+// Package runner is the agent's main loop: scan on an interval, spool each report, send what is
+// spooled in order and delete it only once acknowledged as stored, keep a heartbeat, renew the
+// certificate before it expires, and act on pushes from the collector.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/farmwatch/farmwatch/agent/client"
+	"github.com/farmwatch/farmwatch/agent/scan"
+	"github.com/farmwatch/farmwatch/agent/spool"
+	"github.com/farmwatch/farmwatch/agent/state"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Runner drives one enrolled agent.
+type Runner struct {
+	State        state.Dir
+	Spool        *spool.Spool
+	Scanner      *scan.Scanner
+	Interval     time.Duration // between scans (default 5 min)
+	Heartbeat    time.Duration // between heartbeats (default 60 s)
+	AgentVersion string
+	Log          *slog.Logger
+
+	conn *client.Conn
+	rec  state.Record
+	scan chan string // scan-now requests
+}
+
+func (r *Runner) defaults() {
+	if r.Interval <= 0 {
+		r.Interval = 5 * time.Minute
+	}
+	if r.Heartbeat <= 0 {
+		r.Heartbeat = time.Minute
+	}
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	if r.scan == nil {
+		r.scan = make(chan string, 1)
+	}
+}
+
+// Connect loads the enrollment and opens the connection (lazily).
+func (r *Runner) Connect() error {
+	r.defaults()
+	rec, err := r.State.Record()
+	if err != nil {
+		return err
+	}
+	roots, err := r.State.CAPool()
+	if err != nil {
+		return err
+	}
+	cert, _, err := r.State.Certificate()
+	if err != nil {
+		return err
+	}
+	conn, err := client.Dial(rec.Server, roots, &cert)
+	if err != nil {
+		return err
+	}
+	r.conn, r.rec = conn, rec
+	return nil
+}
+
+// Close closes the connection.
+func (r *Runner) Close() error {
+	if r.conn == nil {
+		return nil
+	}
+	return r.conn.Close()
+}
+
+// Sync sends a heartbeat and raises the spool's sequence to the collector's highest stored
+// one, so that after a lost spool new reports are never mistaken for replays.
+func (r *Runner) Sync(ctx context.Context) error {
+	st, err := r.Spool.Stats()
+	if err != nil {
+		return err
+	}
+	resp, err := r.conn.Heartbeat(ctx, &pb.HeartbeatRequest{
+		AgentTime: timestamppb.Now(), LastSequence: st.LastSequence, Spooled: uint64(st.Pending), AgentVersion: r.AgentVersion,
+	})
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", explain(err))
+	}
+	if advanced, err := r.Spool.AdvanceSequence(resp.GetHighestSequence()); err != nil {
+		return err
+	} else if advanced {
+		r.Log.Warn("collector holds newer reports than this spool; sequence advanced", "to", resp.GetHighestSequence())
+	}
+	return nil
+}
+
+// ScanOnce runs one scan and spools its report, returning the sequence it got.
+func (r *Runner) ScanOnce(ctx context.Context) (uint64, error) {
+	rep, err := r.Scanner.Scan(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("scan: %w", err)
+	}
+	seq, err := r.Spool.Add(func(seq uint64) ([]byte, error) {
+		rep.Sequence = seq
+		return proto.MarshalOptions{Deterministic: true}.Marshal(rep)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("spool report: %w", err)
+	}
+	r.Log.Info("scan spooled", "sequence", seq, "summary", scan.Summary(rep))
+	return seq, nil
+}
+
+// Flush sends every spooled report in sequence order and deletes each once the collector
+// acknowledged it as stored. It stops at the first transport error, leaving the rest spooled.
+func (r *Runner) Flush(ctx context.Context) (int, error) {
+	sent := 0
+	for {
+		batch, err := r.Spool.Pending(32)
+		if err != nil {
+			return sent, fmt.Errorf("read spool: %w", err)
+		}
+		if len(batch) == 0 {
+			return sent, nil
+		}
+		for _, e := range batch {
+			rep := &pb.Report{}
+			if err := proto.Unmarshal(e.Body, rep); err != nil {
+				r.Log.Error("spooled report does not decode; set aside", "sequence", e.Sequence, "err", err)
+				if err := r.Spool.Reject(e.Sequence, "undecodable: "+err.Error()); err != nil {
+					return sent, err
+				}
+				continue
+			}
+			resp, err := r.conn.UploadReport(ctx, &pb.UploadReportRequest{Report: rep})
+			if status.Code(err) == codes.InvalidArgument {
+				r.Log.Error("collector refused report as invalid; set aside", "sequence", e.Sequence, "err", err)
+				if err := r.Spool.Reject(e.Sequence, status.Convert(err).Message()); err != nil {
+					return sent, err
+				}
+				continue
+			}
+			if err != nil {
+				return sent, fmt.Errorf("upload report %d: %w", e.Sequence, explain(err))
+			}
+			if !resp.GetStored() || resp.GetSequence() != e.Sequence {
+				return sent, fmt.Errorf("collector did not acknowledge report %d as stored", e.Sequence)
+			}
+			if err := r.Spool.Ack(e.Sequence); err != nil {
+				return sent, fmt.Errorf("delete acknowledged report %d: %w", e.Sequence, err)
+			}
+			sent++
+			if resp.GetDuplicate() {
+				r.Log.Info("report was already stored", "sequence", e.Sequence)
+			}
+		}
+	}
+}
+
+// RunOnce scans once, sends everything spooled and returns when it is all acknowledged.
+func (r *Runner) RunOnce(ctx context.Context) error {
+	if err := r.Sync(ctx); err != nil {
+		return err
+	}
+	if _, err := r.ScanOnce(ctx); err != nil {
+		return err
+	}
+	sent, err := r.Flush(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := r.Spool.Stats()
+	if err != nil {
+		return err
+	}
+	if st.Pending > 0 {
+		return fmt.Errorf("%d reports still spooled", st.Pending)
+	}
+	r.Log.Info("all reports acknowledged", "sent", sent, "last_sequence", st.LastSequence)
+	return nil
+}
+
+// Run loops until ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	r.defaults()
+	go r.subscribe(ctx)
+	flushNow := make(chan struct{}, 1)
+	kick := func() {
+		select {
+		case flushNow <- struct{}{}:
+		default:
+		}
+	}
+	go r.sender(ctx, flushNow)
+
+	if err := r.Sync(ctx); err != nil {
+		r.Log.Warn("collector not reachable yet; scanning and spooling anyway", "err", err)
+	}
+	scanTick := time.NewTicker(r.Interval)
+	defer scanTick.Stop()
+	hbTick := time.NewTicker(r.Heartbeat)
+	defer hbTick.Stop()
+	doScan := func(why string) {
+		if _, err := r.ScanOnce(ctx); err != nil {
+			r.Log.Error("scan failed", "why", why, "err", err)
+			return
+		}
+		kick()
+	}
+	doScan("start")
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-scanTick.C:
+			doScan("interval")
+		case why := <-r.scan:
+			doScan(why)
+		case <-hbTick.C:
+			if err := r.Sync(ctx); err != nil {
+				r.Log.Warn("heartbeat failed", "err", err)
+				continue
+			}
+			kick()
+			r.renewIfDue(ctx)
+		}
+	}
+}
+
+// sender flushes on demand and retries with exponential backoff and jitter while the
+// collector is unreachable, so that a fleet coming back does not arrive all at once.
+func (r *Runner) sender(ctx context.Context, flushNow <-chan struct{}) {
+	backoff := time.Duration(0)
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-flushNow:
+		case <-retry:
+		}
+		retry = nil
+		if _, err := r.Flush(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = nextBackoff(backoff)
+			r.Log.Warn("send failed; reports stay spooled", "err", err, "retry_in", backoff.Round(time.Millisecond))
+			retry = time.After(backoff)
+			continue
+		}
+		backoff = 0
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	const lo, hi = time.Second, 5 * time.Minute
+	d = min(max(2*d, lo), hi)
+	// Full jitter over the upper half keeps retries spread out.
+	return d/2 + rand.N(d/2+1)
+}
+
+func (r *Runner) subscribe(ctx context.Context) {
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		stream, err := r.conn.Subscribe(ctx, &pb.SubscribeRequest{AgentVersion: r.AgentVersion})
+		if err == nil {
+			for {
+				p, rerr := stream.Recv()
+				if rerr != nil {
+					err = rerr
+					break
+				}
+				backoff = 0
+				r.handlePush(p)
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		backoff = nextBackoff(backoff)
+		r.Log.Debug("push stream closed; reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
+}
+
+func (r *Runner) handlePush(p *pb.Push) {
+	switch k := p.GetKind().(type) {
+	case *pb.Push_ScanNow:
+		r.Log.Info("collector asked for a scan", "reason", k.ScanNow.GetReason(), "by", k.ScanNow.GetRequestedBy())
+		select {
+		case r.scan <- "scan now: " + k.ScanNow.GetReason():
+		default: // one is already queued
+		}
+	case *pb.Push_Catalog:
+		r.Log.Info("catalog update received", "version", k.Catalog.GetVersion(), "bytes", len(k.Catalog.GetContent()))
+	case *pb.Push_Policy:
+		r.Log.Info("policy update received", "version", k.Policy.GetVersion(), "bytes", len(k.Policy.GetContent()))
+	default:
+		r.Log.Warn("unknown push ignored", "id", p.GetId())
+	}
+}
+
+func (r *Runner) renewIfDue(ctx context.Context) {
+	if r.rec.RenewAfter.IsZero() || time.Now().Before(r.rec.RenewAfter) {
+		return
+	}
+	if err := r.Renew(ctx); err != nil {
+		r.Log.Error("certificate renewal failed", "err", err, "not_after", r.rec.NotAfter)
+	}
+}
+
+// Renew gets a fresh certificate for the same key and swaps it in.
+func (r *Runner) Renew(ctx context.Context) error {
+	key, _, err := r.State.Key()
+	if err != nil {
+		return err
+	}
+	csr, err := state.CSR(key, r.rec.DeviceID)
+	if err != nil {
+		return err
+	}
+	resp, err := r.conn.Renew(ctx, &pb.RenewRequest{CsrDer: csr})
+	if err != nil {
+		return fmt.Errorf("renew: %w", explain(err))
+	}
+	rec := r.rec
+	rec.NotAfter, rec.RenewAfter = resp.GetNotAfter().AsTime(), resp.GetRenewAfter().AsTime()
+	if err := r.State.SaveEnrollment(key, resp.GetCertificateDer(), rec); err != nil {
+		return err
+	}
+	cert, _, err := r.State.Certificate()
+	if err != nil {
+		return err
+	}
+	r.conn.SetCertificate(&cert)
+	r.rec = rec
+	r.Log.Info("certificate renewed", "not_after", rec.NotAfter)
+	return nil
+}
+
+// RequestScan asks the run loop for a scan (as a push does).
+func (r *Runner) RequestScan(why string) {
+	r.defaults()
+	select {
+	case r.scan <- why:
+	default:
+	}
+}
+
+// explain turns gRPC status errors into sentences an IT person can act on.
+func explain(err error) error {
+	s, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch s.Code() {
+	case codes.Unauthenticated:
+		return fmt.Errorf("collector refused this agent's certificate (%s): enroll again", s.Message())
+	case codes.PermissionDenied:
+		return fmt.Errorf("collector refused this device (%s)", s.Message())
+	case codes.Unavailable:
+		return fmt.Errorf("collector unavailable (%s)", s.Message())
+	case codes.DeadlineExceeded:
+		return errors.New("collector did not answer in time")
+	}
+	return err
+}

@@ -1,0 +1,184 @@
+// Package scan runs one scan of the machine: it reads the platform facts, runs the detectors
+// over them and returns a report body (without a sequence number: the spool assigns that).
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/farmwatch/farmwatch/agent/detect"
+	"github.com/farmwatch/farmwatch/platform/host"
+	"github.com/farmwatch/farmwatch/platform/locale"
+	"github.com/farmwatch/farmwatch/platform/netif"
+	"github.com/farmwatch/farmwatch/platform/process"
+	"github.com/farmwatch/farmwatch/platform/timezone"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Caps keep a report well under the wire limit on any machine.
+const (
+	maxProcesses   = 5000
+	maxSockets     = 256
+	maxCommandLine = 4096
+	maxField       = 256
+	maxPath        = 4096
+)
+
+// Scanner reads facts and runs detectors.
+type Scanner struct {
+	Root         string
+	Detectors    *detect.Set
+	AgentVersion string
+	Log          *slog.Logger
+}
+
+// Scan reads every fact source and runs the detectors. A fact source that fails is logged and
+// reported as a failed pseudo-detector ("facts.<source>"); the scan goes on without it.
+func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	facts := &pb.Facts{}
+	var statuses []*pb.DetectorStatus
+	note := func(name string, t0 time.Time, err error) {
+		st := &pb.DetectorStatus{Name: "facts." + name, Ok: err == nil, DurationMicros: uint32(time.Since(t0).Microseconds())}
+		if err != nil {
+			st.Error = err.Error()
+			s.Log.Warn("fact source failed", "source", name, "err", err)
+		}
+		statuses = append(statuses, st)
+	}
+
+	t0 := time.Now()
+	id, err := host.Read(ctx, s.Root)
+	facts.Host = Identity(id)
+	note("host", t0, err)
+
+	t0 = time.Now()
+	zone, zerr := timezone.Read(ctx, s.Root)
+	loc, lerr := locale.Read(ctx, s.Root)
+	facts.Time = &pb.TimeFacts{
+		Zone: clip(zone.Name, maxField), Abbreviation: clip(zone.Abbreviation, maxField), UtcOffsetSeconds: zone.UTCOffsetSeconds,
+		Dst: zone.DST, Locale: clip(loc.Locale, maxField), Languages: clipAll(loc.Languages, 64),
+	}
+	note("time", t0, errors.Join(zerr, lerr))
+
+	t0 = time.Now()
+	ifs, err := netif.List(ctx, s.Root)
+	for _, i := range ifs {
+		if len(facts.Interfaces) == 256 {
+			break
+		}
+		facts.Interfaces = append(facts.Interfaces, &pb.NetworkInterface{
+			Name: clip(i.Name, maxField), MacAddress: clip(i.MACAddress, maxField), Addresses: clipAll(i.Addresses, 256), Flags: clipAll(i.Flags, 32),
+		})
+	}
+	note("interfaces", t0, err)
+
+	t0 = time.Now()
+	procs, err := process.List(ctx, s.Root)
+	facts.ProcessCount = uint32(len(procs))
+	for _, p := range procs {
+		if len(facts.Processes) == maxProcesses {
+			break
+		}
+		facts.Processes = append(facts.Processes, Process(p))
+	}
+	note("processes", t0, err)
+
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	findings, dstat := s.Detectors.Run(ctx, &detect.Env{Root: s.Root, Facts: facts, Now: time.Now()})
+	now := time.Now()
+	for _, f := range findings {
+		if f.FirstSeen == nil {
+			f.FirstSeen = timestamppb.New(now)
+		}
+		if f.LastSeen == nil {
+			f.LastSeen = timestamppb.New(now)
+		}
+	}
+	return &pb.Report{
+		Created:            timestamppb.New(now),
+		AgentVersion:       s.AgentVersion,
+		Facts:              facts,
+		Findings:           findings,
+		Detectors:          append(statuses, dstat...),
+		ScanDurationMicros: uint32(time.Since(start).Microseconds()),
+	}, nil
+}
+
+// Identity converts a platform identity to its wire form, keeping only well-formed MACs.
+func Identity(id host.Identity) *pb.HardwareIdentity {
+	h := &pb.HardwareIdentity{
+		Hostname: clip(id.Hostname, maxField), Os: clip(id.OS, maxField), Platform: clip(id.Platform, maxField),
+		OsVersion: clip(id.OSVersion, maxField), KernelVersion: clip(id.KernelVersion, maxField), Arch: clip(id.Arch, maxField),
+		HardwareUuid: clip(id.HardwareUUID, maxField), SerialNumber: clip(id.SerialNumber, maxField), MachineId: clip(id.MachineID, maxField),
+	}
+	for _, m := range id.MACAddresses {
+		if _, err := net.ParseMAC(m); err == nil && len(h.MacAddresses) < 256 {
+			h.MacAddresses = append(h.MacAddresses, m)
+		}
+	}
+	return h
+}
+
+// Process converts a platform process to its wire form.
+func Process(p process.Process) *pb.Process {
+	out := &pb.Process{
+		Pid: p.PID, Ppid: p.PPID, Name: clip(p.Name, maxField), Executable: clip(p.Executable, maxPath),
+		CommandLine: clip(p.CommandLine, maxCommandLine), Username: clip(p.Username, maxField),
+	}
+	if !p.Started.IsZero() {
+		out.Started = timestamppb.New(p.Started)
+	}
+	for _, s := range p.Sockets {
+		if len(out.Sockets) == maxSockets {
+			break
+		}
+		out.Sockets = append(out.Sockets, &pb.Socket{
+			Protocol: clip(s.Protocol, maxField), LocalAddress: clip(s.LocalAddress, maxField), LocalPort: s.LocalPort,
+			RemoteAddress: clip(s.RemoteAddress, maxField), RemotePort: s.RemotePort, State: clip(s.State, maxField),
+		})
+	}
+	return out
+}
+
+// clip cuts s to at most n bytes without splitting a UTF-8 sequence, and replaces invalid
+// UTF-8 (protobuf strings must be valid).
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+func clipAll(ss []string, max int) []string {
+	var out []string
+	for _, s := range ss {
+		if len(out) == max {
+			break
+		}
+		out = append(out, clip(s, maxField))
+	}
+	return out
+}
+
+// Summary is a one-line description of a report for logs.
+func Summary(r *pb.Report) string {
+	return fmt.Sprintf("%d findings, %d processes, %s", len(r.GetFindings()), r.GetFacts().GetProcessCount(),
+		time.Duration(r.GetScanDurationMicros())*time.Microsecond)
+}

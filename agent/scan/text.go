@@ -1,0 +1,103 @@
+package scan
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+var severityWord = map[pb.Severity]string{
+	pb.Severity_SEVERITY_UNSPECIFIED: "NOTE",
+	pb.Severity_SEVERITY_INFO:        "INFO",
+	pb.Severity_SEVERITY_LOW:         "LOW",
+	pb.Severity_SEVERITY_MEDIUM:      "MEDIUM",
+	pb.Severity_SEVERITY_HIGH:        "HIGH",
+	pb.Severity_SEVERITY_CRITICAL:    "CRITICAL",
+}
+
+// WriteText explains a report in plain words for the person running `farmwatch-agent scan`.
+func WriteText(w io.Writer, r *pb.Report) error {
+	var b strings.Builder
+	f := r.GetFacts()
+	h := f.GetHost()
+	fmt.Fprintf(&b, "Farmwatch scan of %s — %s %s (%s), %s\n", orUnknown(h.GetHostname()), orUnknown(h.GetPlatform()),
+		h.GetOsVersion(), orUnknown(h.GetArch()), r.GetCreated().AsTime().Local().Format(time.RFC1123))
+	fmt.Fprintf(&b, "  took %s\n\n", time.Duration(r.GetScanDurationMicros())*time.Microsecond)
+
+	b.WriteString("This laptop\n")
+	fmt.Fprintf(&b, "  hardware UUID  %s\n", orUnknown(h.GetHardwareUuid()))
+	fmt.Fprintf(&b, "  serial number  %s\n", orUnknown(h.GetSerialNumber()))
+	fmt.Fprintf(&b, "  MAC addresses  %s\n", orUnknown(strings.Join(h.GetMacAddresses(), ", ")))
+	t := f.GetTime()
+	fmt.Fprintf(&b, "  time zone      %s (%s, UTC%s%s)\n", orUnknown(t.GetZone()), orUnknown(t.GetAbbreviation()),
+		offset(t.GetUtcOffsetSeconds()), map[bool]string{true: ", daylight saving", false: ""}[t.GetDst()])
+	fmt.Fprintf(&b, "  locale         %s\n", orUnknown(t.GetLocale()))
+
+	listening, connected := 0, 0
+	for _, p := range f.GetProcesses() {
+		for _, s := range p.GetSockets() {
+			switch {
+			case s.GetState() == "LISTEN":
+				listening++
+			case s.GetRemotePort() != 0:
+				connected++
+			}
+		}
+	}
+	fmt.Fprintf(&b, "  processes      %d running; %d listening sockets, %d connections\n\n", f.GetProcessCount(), listening, connected)
+
+	fs := r.GetFindings()
+	if len(fs) == 0 {
+		b.WriteString("Findings\n  None. No detector found a remote-control tool, remote-access service or other signal on this laptop.\n")
+	} else {
+		fmt.Fprintf(&b, "Findings (%d)\n", len(fs))
+		sorted := append([]*pb.Finding(nil), fs...)
+		sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].GetSeverity() > sorted[j].GetSeverity() })
+		for _, x := range sorted {
+			fmt.Fprintf(&b, "  [%s] %s — %s", severityWord[x.GetSeverity()], x.GetSignal(), x.GetTitle())
+			if x.GetAttack() != "" {
+				fmt.Fprintf(&b, " (ATT&CK %s)", x.GetAttack())
+			}
+			b.WriteString("\n")
+			keys := make([]string, 0, len(x.GetEvidence()))
+			for k := range x.GetEvidence() {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(&b, "      %s: %s\n", k, x.GetEvidence()[k])
+			}
+		}
+	}
+	var failed []string
+	for _, d := range r.GetDetectors() {
+		if !d.GetOk() {
+			failed = append(failed, fmt.Sprintf("  %s: %s", d.GetName(), d.GetError()))
+		}
+	}
+	if len(failed) > 0 {
+		b.WriteString("\nCould not check (the result above may be incomplete)\n")
+		b.WriteString(strings.Join(failed, "\n") + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func offset(sec int32) string {
+	sign := "+"
+	if sec < 0 {
+		sign, sec = "-", -sec
+	}
+	return fmt.Sprintf("%s%02d:%02d", sign, sec/3600, sec%3600/60)
+}

@@ -1,0 +1,507 @@
+// Command farmwatch-server is the Farmwatch collector: it enrolls agents, stores their reports,
+// and serves the console where security teams review devices.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/farmwatch/farmwatch/server/account"
+	"github.com/farmwatch/farmwatch/server/collector"
+	"github.com/farmwatch/farmwatch/server/console"
+	"github.com/farmwatch/farmwatch/server/pki"
+	"github.com/farmwatch/farmwatch/server/store"
+)
+
+// version is set at build time (-X main.version=...).
+var version = "dev"
+
+const usage = `farmwatch-server is the Farmwatch collector and console.
+
+Usage:
+  farmwatch-server serve [--data DIR] [--grpc-listen ADDR] [--http-listen ADDR] [--server-name NAME]...
+  farmwatch-server enroll-secret create [--data DIR] [--name NAME]
+  farmwatch-server enroll-secret list [--data DIR] [--json]
+  farmwatch-server enroll-secret revoke [--data DIR] ID|NAME
+  farmwatch-server devices [--data DIR] [--json] [--search TEXT]
+  farmwatch-server device revoke [--data DIR] DEVICE_ID
+  farmwatch-server user add [--data DIR] --username NAME [--role admin|analyst|viewer] [--password-stdin]
+  farmwatch-server version
+
+The data directory holds the database (farmwatch.db) and the collector CA (ca.pem, ca-key.pem).
+`
+
+const dbFile = "farmwatch.db"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type usageError struct{ error }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	sub := ""
+	if len(args) > 1 {
+		sub = args[1]
+	}
+	switch {
+	case args[0] == "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case args[0] == "enroll-secret" && sub == "create":
+		err = cmdSecretCreate(ctx, args[2:], stdout, stderr)
+	case args[0] == "enroll-secret" && sub == "list":
+		err = cmdSecretList(ctx, args[2:], stdout, stderr)
+	case args[0] == "enroll-secret" && sub == "revoke":
+		err = cmdSecretRevoke(ctx, args[2:], stdout, stderr)
+	case args[0] == "devices":
+		err = cmdDevices(ctx, args[1:], stdout, stderr)
+	case args[0] == "device" && sub == "revoke":
+		err = cmdDeviceRevoke(ctx, args[2:], stdout, stderr)
+	case args[0] == "user" && sub == "add":
+		err = cmdUserAdd(ctx, args[2:], stdin, stdout, stderr)
+	case args[0] == "version" || args[0] == "--version":
+		fmt.Fprintf(stdout, "farmwatch-server %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+		return 0
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", strings.Join(args[:min(2, len(args))], " "), usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "farmwatch-server: %v\n", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "farmwatch-server: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func defaultDataDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		return filepath.Join(os.Getenv("ProgramData"), "Farmwatch", "server")
+	case "darwin":
+		return "/Library/Application Support/Farmwatch/server"
+	}
+	return "/var/lib/farmwatch-server"
+}
+
+type flags struct {
+	*flag.FlagSet
+	data *string
+}
+
+func newFlags(name string, stderr io.Writer) flags {
+	fs := flag.NewFlagSet("farmwatch-server "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return flags{FlagSet: fs, data: fs.String("data", defaultDataDir(), "data directory")}
+}
+
+// parse accepts flags before and after positional arguments.
+func (f flags) parse(args []string, positional int) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		if f.NArg() == 0 {
+			break
+		}
+		pos = append(pos, f.Arg(0))
+		args = f.Args()[1:]
+	}
+	if len(pos) != positional {
+		return nil, usageError{fmt.Errorf("want %d argument(s), got %d", positional, len(pos))}
+	}
+	return pos, nil
+}
+
+// openStore opens the database of an existing data directory (CLI commands never create one
+// by accident in the wrong place).
+func openStore(ctx context.Context, dir string, log *slog.Logger, create bool) (*store.SQLite, error) {
+	if !create {
+		if _, err := os.Stat(filepath.Join(dir, dbFile)); err != nil {
+			return nil, fmt.Errorf("no collector data in %s (start farmwatch-server serve --data %s first): %w", dir, dir, err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return store.OpenSQLite(ctx, filepath.Join(dir, dbFile), log)
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("serve", stderr)
+	grpcAddr := f.String("grpc-listen", "127.0.0.1:7443", "agent gRPC listener (TLS)")
+	httpAddr := f.String("http-listen", "127.0.0.1:7080", "console HTTP listener; keep it on loopback unless behind a TLS proxy")
+	var names multiFlag
+	f.Var(&names, "server-name", "host name or address agents use to reach the collector (repeatable; goes into its certificate)")
+	certTTL := f.Duration("cert-ttl", 7*24*time.Hour, "lifetime of device certificates")
+	verbose := f.Bool("v", false, "debug logging")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	lvl := slog.LevelInfo
+	if *verbose {
+		lvl = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	if err := os.MkdirAll(*f.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	ca, created, err := pki.LoadOrCreate(*f.data, time.Now())
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created collector CA", "path", filepath.Join(*f.data, pki.CACertFile))
+	}
+	st, err := openStore(ctx, *f.data, log, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL})
+	if err != nil {
+		return err
+	}
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, names...)
+	if h, _, err := net.SplitHostPort(*grpcAddr); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	if hn, err := os.Hostname(); err == nil {
+		hosts = append(hosts, hn)
+	}
+	tlsConf, err := col.TLSConfig(hosts)
+	if err != nil {
+		return err
+	}
+	gl, err := net.Listen("tcp", *grpcAddr)
+	if err != nil {
+		return fmt.Errorf("gRPC listener: %w", err)
+	}
+	hl, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		gl.Close()
+		return fmt.Errorf("console listener: %w", err)
+	}
+	con, err := console.New(console.Options{Store: st, Logger: log})
+	if err != nil {
+		return err
+	}
+	gs := col.Server(tlsConf)
+	hs := &http.Server{Handler: con.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 2)
+	go func() { errc <- gs.Serve(gl) }()
+	go func() { errc <- hs.Serve(hl) }()
+	log.Info("collector serving", "version", version, "grpc", gl.Addr().String(), "console", "http://"+hl.Addr().String(), "data", *f.data)
+	fmt.Fprintf(stdout, "grpc %s\nconsole http://%s\n", gl.Addr(), hl.Addr())
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("listener failed", "err", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		gs.Stop()
+	}
+	return err
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func randomID(prefix string, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return prefix + hex.EncodeToString(b), nil
+}
+
+func cmdSecretCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("enroll-secret create", stderr)
+	name := f.String("name", "", "a name to recognise the secret by (default: generated)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *f.data, nil, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := randomID("es_", 8)
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		*name = id
+	}
+	if len(*name) > 64 {
+		return usageError{errors.New("--name longer than 64 characters")}
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	secret := "fwe_" + base64.RawURLEncoding.EncodeToString(raw)
+	if err := st.CreateEnrollSecret(ctx, store.EnrollSecret{ID: id, Name: *name, Hash: collector.HashSecret(secret), CreatedAt: time.Now(), CreatedBy: "cli"}); err != nil {
+		return err
+	}
+	_ = st.Audit(ctx, store.AuditEntry{At: time.Now(), Actor: "cli", Action: "enroll_secret.create", Target: id, Detail: *name})
+	fmt.Fprintf(stdout, "created enroll secret %s (%s); it is shown once, store it in your MDM:\n%s\n", id, *name, secret)
+	return nil
+}
+
+func cmdSecretList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("enroll-secret list", stderr)
+	asJSON := f.Bool("json", false, "JSON output")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *f.data, nil, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	secrets, err := st.EnrollSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		ID        string     `json:"id"`
+		Name      string     `json:"name"`
+		CreatedAt time.Time  `json:"created_at"`
+		Active    bool       `json:"active"`
+		RevokedAt *time.Time `json:"revoked_at,omitempty"`
+		Uses      int        `json:"uses"`
+	}
+	rows := []row{}
+	for _, s := range secrets {
+		r := row{ID: s.ID, Name: s.Name, CreatedAt: s.CreatedAt, Active: s.Active(), Uses: s.Uses}
+		if !s.Active() {
+			r.RevokedAt = &s.RevokedAt
+		}
+		rows = append(rows, r)
+	}
+	if *asJSON {
+		return writeJSON(stdout, rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tUSES\tCREATED")
+	for _, r := range rows {
+		state := "active"
+		if !r.Active {
+			state = "revoked " + r.RevokedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.ID, r.Name, state, r.Uses, r.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func cmdSecretRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("enroll-secret revoke", stderr)
+	pos, err := f.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *f.data, nil, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := st.RevokeEnrollSecret(ctx, pos[0], time.Now())
+	if err != nil {
+		return err
+	}
+	_ = st.Audit(ctx, store.AuditEntry{At: time.Now(), Actor: "cli", Action: "enroll_secret.revoke", Target: s.ID, Detail: s.Name})
+	fmt.Fprintf(stdout, "revoked enroll secret %s (%s); enrolled devices keep working\n", s.ID, s.Name)
+	return nil
+}
+
+func cmdDevices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("devices", stderr)
+	asJSON := f.Bool("json", false, "JSON output")
+	search := f.String("search", "", "only devices whose id, hostname, serial or address contains this")
+	limit := f.Int("limit", 1000, "at most this many devices")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *f.data, nil, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	devs, total, err := st.Devices(ctx, store.DeviceFilter{Search: *search, Sort: "hostname", Limit: *limit})
+	if err != nil {
+		return err
+	}
+	type row struct {
+		ID              string    `json:"id"`
+		Hostname        string    `json:"hostname"`
+		OS              string    `json:"os"`
+		OSVersion       string    `json:"os_version"`
+		AgentVersion    string    `json:"agent_version"`
+		EnrolledAt      time.Time `json:"enrolled_at"`
+		LastSeen        time.Time `json:"last_seen"`
+		LastAddress     string    `json:"last_address"`
+		HighestSequence uint64    `json:"highest_sequence"`
+		Reports         int       `json:"reports"`
+		Findings        int       `json:"findings"`
+		Revoked         bool      `json:"revoked"`
+	}
+	rows := []row{}
+	for _, d := range devs {
+		rows = append(rows, row{d.ID, d.Hostname, d.OS, d.OSVersion, d.AgentVersion, d.EnrolledAt, d.LastSeen, d.LastAddress,
+			d.HighestSequence, d.Reports, d.FindingsCount, !d.RevokedAt.IsZero()})
+	}
+	if *asJSON {
+		return writeJSON(stdout, rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tLAST SEEN\tREPORTS\tFINDINGS")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%d\t%d\n", r.ID, r.Hostname, r.OS, r.OSVersion, r.LastSeen.Local().Format(time.DateTime), r.Reports, r.Findings)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if total > len(rows) {
+		fmt.Fprintf(stdout, "(%d of %d devices shown)\n", len(rows), total)
+	}
+	return nil
+}
+
+func cmdDeviceRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("device revoke", stderr)
+	pos, err := f.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *f.data, nil, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.RevokeDevice(ctx, pos[0], time.Now()); err != nil {
+		return err
+	}
+	_ = st.Audit(ctx, store.AuditEntry{At: time.Now(), Actor: "cli", Action: "device.revoke", Target: pos[0]})
+	fmt.Fprintf(stdout, "revoked device %s: its certificates are refused from the next handshake\n", pos[0])
+	return nil
+}
+
+func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	f := newFlags("user add", stderr)
+	username := f.String("username", "", "login name")
+	role := f.String("role", store.RoleAdmin, "admin, analyst or viewer")
+	fromStdin := f.Bool("password-stdin", false, "read the password from standard input (else one is generated and printed)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if !validUsername(*username) {
+		return usageError{errors.New("--username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")}
+	}
+	if !store.ValidRole(*role) {
+		return usageError{fmt.Errorf("--role %q: want admin, analyst or viewer", *role)}
+	}
+	var password string
+	generated := false
+	if *fromStdin {
+		b, err := io.ReadAll(io.LimitReader(stdin, 4096))
+		if err != nil {
+			return err
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	} else {
+		raw := make([]byte, 18)
+		if _, err := rand.Read(raw); err != nil {
+			return err
+		}
+		password, generated = base64.RawURLEncoding.EncodeToString(raw), true
+	}
+	if err := account.CheckPassword(password); err != nil {
+		return usageError{err}
+	}
+	hash, err := account.Hash(password)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *f.data, nil, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CreateUser(ctx, store.User{Username: *username, PasswordHash: hash, Role: *role, CreatedAt: time.Now()}); err != nil {
+		return err
+	}
+	_ = st.Audit(ctx, store.AuditEntry{At: time.Now(), Actor: "cli", Action: "user.add", Target: *username, Detail: *role})
+	fmt.Fprintf(stdout, "created %s user %s\n", *role, *username)
+	if generated {
+		fmt.Fprintf(stdout, "password: %s\n", password)
+	}
+	return nil
+}
+
+func validUsername(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

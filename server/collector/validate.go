@@ -1,0 +1,221 @@
+package collector
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Limits on what one report may carry. They are generous for a real laptop and stop a hostile
+// agent from storing arbitrary volumes.
+const (
+	maxFindings      = 1000
+	maxEvidence      = 64
+	maxKeyBytes      = 128
+	maxValueBytes    = 4096
+	maxTitleBytes    = 512
+	maxProcesses     = 10000
+	maxSocketsPerPID = 1024
+	maxInterfaces    = 256
+	maxDetectors     = 256
+	maxShortString   = 256
+	maxCommandLine   = 8192
+)
+
+// ValidateReport checks a report against the contract and the size limits. Protobuf decoding
+// has already rejected invalid UTF-8 and malformed bytes.
+func ValidateReport(r *pb.Report) error {
+	if r == nil {
+		return fmt.Errorf("missing")
+	}
+	if r.GetSequence() == 0 {
+		return fmt.Errorf("sequence must start at 1")
+	}
+	if r.GetSequence() > 1<<62 {
+		return fmt.Errorf("sequence %d out of range", r.GetSequence())
+	}
+	if r.GetCreated() == nil || r.GetCreated().CheckValid() != nil {
+		return fmt.Errorf("created time missing or invalid")
+	}
+	if err := short("agent_version", r.GetAgentVersion()); err != nil {
+		return err
+	}
+	if err := short("catalog_version", r.GetCatalogVersion()); err != nil {
+		return err
+	}
+	if n := len(r.GetFindings()); n > maxFindings {
+		return fmt.Errorf("%d findings exceed %d", n, maxFindings)
+	}
+	for i, f := range r.GetFindings() {
+		if err := validateFinding(f); err != nil {
+			return fmt.Errorf("finding %d: %w", i, err)
+		}
+	}
+	if n := len(r.GetDetectors()); n > maxDetectors {
+		return fmt.Errorf("%d detector statuses exceed %d", n, maxDetectors)
+	}
+	for _, d := range r.GetDetectors() {
+		if err := short("detector name", d.GetName()); err != nil {
+			return err
+		}
+		if len(d.GetError()) > maxValueBytes {
+			return fmt.Errorf("detector %s: error longer than %d bytes", d.GetName(), maxValueBytes)
+		}
+	}
+	return validateFacts(r.GetFacts())
+}
+
+func validateFinding(f *pb.Finding) error {
+	if !validSignal(f.GetSignal()) {
+		return fmt.Errorf("signal %q: want family.name in lowercase letters, digits and _", clip(f.GetSignal()))
+	}
+	if _, ok := pb.Severity_name[int32(f.GetSeverity())]; !ok {
+		return fmt.Errorf("severity %d unknown", f.GetSeverity())
+	}
+	if c := f.GetConfidence(); c < 0 || c > 1 || c != c {
+		return fmt.Errorf("confidence %v outside 0..1", c)
+	}
+	if len(f.GetTitle()) > maxTitleBytes {
+		return fmt.Errorf("title longer than %d bytes", maxTitleBytes)
+	}
+	for _, s := range []struct{ name, v string }{{"attack", f.GetAttack()}, {"detector", f.GetDetector()}, {"key", f.GetKey()}} {
+		if err := short(s.name, s.v); err != nil {
+			return err
+		}
+	}
+	if n := len(f.GetEvidence()); n > maxEvidence {
+		return fmt.Errorf("%d evidence entries exceed %d", n, maxEvidence)
+	}
+	for k, v := range f.GetEvidence() {
+		if k == "" || len(k) > maxKeyBytes {
+			return fmt.Errorf("evidence key %q: empty or longer than %d bytes", clip(k), maxKeyBytes)
+		}
+		if len(v) > maxValueBytes {
+			return fmt.Errorf("evidence %q longer than %d bytes", clip(k), maxValueBytes)
+		}
+	}
+	for _, ts := range []interface{ CheckValid() error }{f.GetFirstSeen(), f.GetLastSeen()} {
+		if ts != nil && ts.CheckValid() != nil {
+			return fmt.Errorf("invalid timestamp")
+		}
+	}
+	return nil
+}
+
+func validateIdentity(h *pb.HardwareIdentity) error {
+	if h == nil {
+		return fmt.Errorf("missing")
+	}
+	for _, s := range []struct{ name, v string }{
+		{"hostname", h.GetHostname()}, {"os", h.GetOs()}, {"platform", h.GetPlatform()}, {"os_version", h.GetOsVersion()},
+		{"kernel_version", h.GetKernelVersion()}, {"arch", h.GetArch()}, {"hardware_uuid", h.GetHardwareUuid()},
+		{"serial_number", h.GetSerialNumber()}, {"machine_id", h.GetMachineId()},
+	} {
+		if err := short(s.name, s.v); err != nil {
+			return err
+		}
+	}
+	if n := len(h.GetMacAddresses()); n > maxInterfaces {
+		return fmt.Errorf("%d MAC addresses exceed %d", n, maxInterfaces)
+	}
+	for _, m := range h.GetMacAddresses() {
+		if _, err := net.ParseMAC(m); err != nil {
+			return fmt.Errorf("MAC address %q: %w", clip(m), err)
+		}
+	}
+	return nil
+}
+
+func validateFacts(f *pb.Facts) error {
+	if f == nil {
+		return nil
+	}
+	if f.GetHost() != nil {
+		if err := validateIdentity(f.GetHost()); err != nil {
+			return fmt.Errorf("host: %w", err)
+		}
+	}
+	if t := f.GetTime(); t != nil {
+		for _, s := range append([]string{t.GetZone(), t.GetAbbreviation(), t.GetLocale()}, t.GetLanguages()...) {
+			if err := short("time", s); err != nil {
+				return err
+			}
+		}
+		if len(t.GetLanguages()) > 64 {
+			return fmt.Errorf("more than 64 languages")
+		}
+		if o := t.GetUtcOffsetSeconds(); o < -16*3600 || o > 16*3600 {
+			return fmt.Errorf("UTC offset %d s out of range", o)
+		}
+	}
+	if n := len(f.GetProcesses()); n > maxProcesses {
+		return fmt.Errorf("%d processes exceed %d", n, maxProcesses)
+	}
+	for _, p := range f.GetProcesses() {
+		if err := short("process name", p.GetName()); err != nil {
+			return err
+		}
+		if len(p.GetExecutable()) > 4096 || len(p.GetCommandLine()) > maxCommandLine || len(p.GetUsername()) > maxShortString {
+			return fmt.Errorf("process %d: field too long", p.GetPid())
+		}
+		if len(p.GetSockets()) > maxSocketsPerPID {
+			return fmt.Errorf("process %d: %d sockets exceed %d", p.GetPid(), len(p.GetSockets()), maxSocketsPerPID)
+		}
+		for _, s := range p.GetSockets() {
+			if s.GetLocalPort() > 65535 || s.GetRemotePort() > 65535 {
+				return fmt.Errorf("process %d: port out of range", p.GetPid())
+			}
+			for _, v := range []string{s.GetProtocol(), s.GetLocalAddress(), s.GetRemoteAddress(), s.GetState()} {
+				if err := short("socket", v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if n := len(f.GetInterfaces()); n > maxInterfaces {
+		return fmt.Errorf("%d interfaces exceed %d", n, maxInterfaces)
+	}
+	for _, i := range f.GetInterfaces() {
+		if len(i.GetAddresses()) > 256 || len(i.GetFlags()) > 32 {
+			return fmt.Errorf("interface %q: too many addresses or flags", clip(i.GetName()))
+		}
+		for _, v := range append(append([]string{i.GetName(), i.GetMacAddress()}, i.GetAddresses()...), i.GetFlags()...) {
+			if err := short("interface", v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func short(name, v string) error {
+	if len(v) > maxShortString {
+		return fmt.Errorf("%s longer than %d bytes", name, maxShortString)
+	}
+	return nil
+}
+
+func validSignal(s string) bool {
+	if len(s) < 3 || len(s) > 64 {
+		return false
+	}
+	fam, rest, ok := strings.Cut(s, ".")
+	if !ok || fam == "" || rest == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
