@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -236,5 +237,35 @@ func TestSessions(t *testing.T) {
 	}
 	if n, err := s.DeleteExpiredSessions(ctx, t0.Add(2*time.Hour)); n != 1 || err != nil {
 		t.Fatalf("delete expired: %d %v", n, err)
+	}
+}
+
+// BenchmarkIngestReport measures one durable (synchronous=FULL) ingest of a typical report
+// with five findings, each in its own transaction as the collector does today.
+func BenchmarkIngestReport(b *testing.B) {
+	s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Enroll(context.Background(), Enrollment{
+		Device:      Device{ID: devA, EnrolledAt: t0},
+		Certificate: Certificate{Serial: "1", DeviceID: devA, NotBefore: t0, NotAfter: t0, IssuedAt: t0},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var fs []*pb.Finding
+	for i := range 5 {
+		fs = append(fs, &pb.Finding{Signal: "remote_tool.running", Key: fmt.Sprint(i), Title: "AnyDesk", Evidence: map[string]string{"process": "anydesk", "pid": "4242"}})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := report(uint64(i+1), fs...)
+		body, _ := proto.Marshal(r)
+		if _, err := s.IngestReport(context.Background(), Ingest{DeviceID: devA, Report: r, Body: body, Received: t0}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
