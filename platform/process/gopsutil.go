@@ -1,0 +1,53 @@
+//go:build windows || darwin
+
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gproc "github.com/shirou/gopsutil/v4/process"
+)
+
+// listGopsutil lists processes through gopsutil, asking only for the fields
+// Process holds. username resolves the owner of one process.
+func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Process) string) ([]Process, error) {
+	pids, err := gproc.PidsWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list pids: %w", err)
+	}
+	out := make([]Process, 0, len(pids))
+	for _, pid := range pids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// A literal avoids NewProcess's existence check; a process that has
+		// gone fails its first read below and is skipped.
+		gp := &gproc.Process{Pid: pid}
+		name, err := gp.NameWithContext(ctx)
+		if errors.Is(err, gproc.ErrorProcessNotRunning) {
+			continue
+		}
+		p := Process{PID: pid, Name: name}
+		p.PPID, _ = gp.PpidWithContext(ctx)
+		p.Executable, _ = gp.ExeWithContext(ctx)
+		if cmd, err := gp.CmdlineWithContext(ctx); err == nil {
+			p.CommandLine = strings.TrimSpace(cmd)
+		}
+		if ms, err := gp.CreateTimeWithContext(ctx); err == nil && ms > 0 {
+			p.Started = time.UnixMilli(ms)
+		}
+		p.Username = username(ctx, gp)
+		out = append(out, p)
+	}
+	return out, attachSockets(out, func() (map[int32][]Socket, error) { return scanSockets(ctx) })
+}
+
+// capturedSockets: gopsutil's Linux /proc reader is not built here, so a
+// captured tree's sockets cannot be read.
+func capturedSockets(context.Context, string) (map[int32][]Socket, error) {
+	return nil, nil
+}

@@ -1,0 +1,13 @@
+//go:build !linux && !windows && !darwin
+
+package process
+
+import "context"
+
+func list(context.Context) ([]Process, error) {
+	return nil, ErrNotImplemented
+}
+
+func capturedSockets(context.Context, string) (map[int32][]Socket, error) {
+	return nil, nil
+}

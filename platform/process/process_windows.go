@@ -1,0 +1,15 @@
+package process
+
+import (
+	"context"
+
+	gproc "github.com/shirou/gopsutil/v4/process"
+)
+
+func list(ctx context.Context) ([]Process, error) {
+	return listGopsutil(ctx, func(ctx context.Context, p *gproc.Process) string {
+		// DOMAIN\user from the process token; fails for protected processes.
+		name, _ := p.UsernameWithContext(ctx)
+		return name
+	})
+}

@@ -1,0 +1,461 @@
+package console
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/store"
+)
+
+const (
+	pageSize       = 50
+	maxSearchBytes = 200
+	maxPage        = 100000
+	// maxProcessRows bounds the page size for a device that reported an absurd process list.
+	maxProcessRows = 5000
+)
+
+// deviceIDPattern is the form of a device id (EnrollResponse.device_id).
+var deviceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// attackIDPattern is a MITRE ATT&CK technique or sub-technique id; only these become links.
+var attackIDPattern = regexp.MustCompile(`^T[0-9]{4}(\.[0-9]{3})?$`)
+
+// OS filter choices: the GOOS values agents report.
+var osChoices = []osChoice{{"", "All systems"}, {"linux", "Linux"}, {"windows", "Windows"}, {"darwin", "macOS"}}
+
+type osChoice struct{ Value, Label string }
+
+// Sort choices with their natural direction.
+var sortChoices = []sortChoice{
+	{"last_seen", "Last seen", true},
+	{"hostname", "Hostname", false},
+	{"findings", "Findings", true},
+	{"enrolled", "Enrolled", true},
+}
+
+type sortChoice struct {
+	Value, Label string
+	DescDefault  bool
+}
+
+// stamp is a time as the page shows it: relative text, absolute UTC in a tooltip, machine form.
+type stamp struct{ Rel, Abs, ISO string }
+
+func (c *Console) stamp(t time.Time) stamp {
+	return stamp{Rel: relTime(t, c.now()), Abs: absTime(t), ISO: isoTime(t)}
+}
+
+type deviceRow struct {
+	ID, ShortID   string
+	Hostname      string
+	OS            string
+	Platform      string
+	OSVersion     string
+	AgentVersion  string
+	LastSeen      stamp
+	FindingsCount int
+	LastAddress   string
+	Revoked       bool
+}
+
+type listQuery struct {
+	Q, OS, Sort, Order string
+	Page               int
+}
+
+// link returns the list URL for this query with changes applied, as a relative URL that
+// url.Values has encoded.
+func (q listQuery) link(sort, order string, pg int) string {
+	v := url.Values{}
+	if q.Q != "" {
+		v.Set("q", q.Q)
+	}
+	if q.OS != "" {
+		v.Set("os", q.OS)
+	}
+	if sort != "" {
+		v.Set("sort", sort)
+	}
+	if order != "" {
+		v.Set("order", order)
+	}
+	if pg > 1 {
+		v.Set("page", strconv.Itoa(pg))
+	}
+	if len(v) == 0 {
+		return "/devices"
+	}
+	return "/devices?" + v.Encode()
+}
+
+type sortLink struct {
+	Label   string
+	URL     string
+	Current bool
+	Desc    bool
+}
+
+type deviceListData struct {
+	Query     listQuery
+	OSChoices []osChoice
+	Sorts     []sortLink
+	Devices   []deviceRow
+	Total     int
+	From, To  int
+	PrevURL   string
+	NextURL   string
+	Filtered  bool
+}
+
+// parseListQuery validates the list's query parameters. problem, when not empty, says what
+// is wrong in words fit to show.
+func parseListQuery(v url.Values) (q listQuery, problem string) {
+	q = listQuery{
+		Q:     strings.TrimSpace(v.Get("q")),
+		OS:    v.Get("os"),
+		Sort:  v.Get("sort"),
+		Order: v.Get("order"),
+		Page:  1,
+	}
+	if len(q.Q) > maxSearchBytes {
+		return q, fmt.Sprintf("The search text is too long (at most %d characters).", maxSearchBytes)
+	}
+	if !slices.ContainsFunc(osChoices, func(c osChoice) bool { return c.Value == q.OS }) {
+		return q, "Unknown operating system filter. Choose Linux, Windows or macOS."
+	}
+	if q.Sort == "" {
+		q.Sort = "last_seen"
+	}
+	i := slices.IndexFunc(sortChoices, func(c sortChoice) bool { return c.Value == q.Sort })
+	if i < 0 {
+		return q, "Unknown sort order. Sort by last seen, hostname, findings or enrolled."
+	}
+	switch q.Order {
+	case "":
+		q.Order = "asc"
+		if sortChoices[i].DescDefault {
+			q.Order = "desc"
+		}
+	case "asc", "desc":
+	default:
+		return q, "Unknown order: use asc or desc."
+	}
+	if p := v.Get("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > maxPage {
+			return q, "The page number must be a whole number from 1."
+		}
+		q.Page = n
+	}
+	return q, ""
+}
+
+// deviceList is GET /devices.
+func (c *Console) deviceList(w http.ResponseWriter, r *http.Request, s store.Session) {
+	q, problem := parseListQuery(r.URL.Query())
+	if problem != "" {
+		c.renderError(w, r, http.StatusBadRequest, "Bad request", problem, s)
+		return
+	}
+	devices, total, err := c.store.Devices(r.Context(), store.DeviceFilter{
+		Search: q.Q,
+		OS:     q.OS,
+		Sort:   q.Sort,
+		Desc:   q.Order == "desc",
+		Limit:  pageSize,
+		Offset: (q.Page - 1) * pageSize,
+	})
+	if err != nil {
+		c.log.Error("console device list", "err", err, "user", s.Username)
+		c.renderError(w, r, http.StatusInternalServerError, "Devices unavailable",
+			"The device list could not be loaded. Try again in a moment.", s)
+		return
+	}
+	d := deviceListData{Query: q, OSChoices: osChoices, Total: total, Filtered: q.Q != "" || q.OS != ""}
+	for _, sc := range sortChoices {
+		l := sortLink{Label: sc.Label, Current: sc.Value == q.Sort}
+		order := ""
+		if l.Current {
+			l.Desc = q.Order == "desc"
+			order = "desc"
+			if l.Desc {
+				order = "asc"
+			}
+		}
+		l.URL = q.link(sc.Value, order, 1)
+		d.Sorts = append(d.Sorts, l)
+	}
+	for _, dev := range devices {
+		d.Devices = append(d.Devices, deviceRow{
+			ID:            dev.ID,
+			ShortID:       dev.ID[:min(len(dev.ID), 12)],
+			Hostname:      dev.Hostname,
+			OS:            dev.OS,
+			Platform:      dev.Platform,
+			OSVersion:     dev.OSVersion,
+			AgentVersion:  dev.AgentVersion,
+			LastSeen:      c.stamp(dev.LastSeen),
+			FindingsCount: dev.FindingsCount,
+			LastAddress:   dev.LastAddress,
+			Revoked:       !dev.RevokedAt.IsZero(),
+		})
+	}
+	offset := (q.Page - 1) * pageSize
+	if len(devices) > 0 {
+		d.From, d.To = offset+1, offset+len(devices)
+	}
+	if q.Page > 1 {
+		d.PrevURL = q.link(q.Sort, q.Order, min(q.Page-1, max(1, (total+pageSize-1)/pageSize)))
+	}
+	if offset+len(devices) < total && len(devices) > 0 {
+		d.NextURL = q.link(q.Sort, q.Order, q.Page+1)
+	}
+	c.render(w, r, http.StatusOK, "devices", page{Title: "Devices", User: s.Username, CSRF: s.CSRFToken, Nav: "devices", Body: d})
+}
+
+type kv struct{ Key, Value string }
+
+type findingView struct {
+	Severity   pb.Severity
+	Signal     string
+	Title      string
+	Confidence float64
+	Attack     string
+	AttackURL  string
+	Detector   string
+	Evidence   []kv
+	FirstSeen  stamp
+	LastSeen   stamp
+}
+
+type processView struct {
+	PID, PPID   int32
+	Name        string
+	Executable  string
+	CommandLine string
+	Username    string
+	Started     string
+	Sockets     []string
+}
+
+type interfaceView struct {
+	Name      string
+	MAC       string
+	Addresses []string
+	Flags     string
+}
+
+type gapView struct{ From, To, Count uint64 }
+
+type deviceData struct {
+	Device       store.Device
+	EnrolledAt   stamp
+	LastSeen     stamp
+	RevokedAt    stamp
+	Revoked      bool
+	Findings     []findingView
+	HasFacts     bool
+	FactsAt      stamp
+	Host         []kv
+	Time         []kv
+	Interfaces   []interfaceView
+	Processes    []processView
+	ProcessCount int // as the agent counted them
+	Truncated    int // processes not rendered
+	Gaps         []gapView
+	Missing      uint64
+}
+
+// devicePage is GET /devices/{id}.
+func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s store.Session) {
+	id := r.PathValue("id")
+	if !deviceIDPattern.MatchString(id) {
+		c.renderError(w, r, http.StatusBadRequest, "Bad device id",
+			"A device id is 32 lowercase hexadecimal characters.", s)
+		return
+	}
+	ctx := r.Context()
+	dev, err := c.store.Device(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		c.renderError(w, r, http.StatusNotFound, "Device not found",
+			"No device with id "+id+" has enrolled with this collector.", s)
+		return
+	}
+	fail := func(what string, err error) {
+		c.log.Error("console device page: "+what, "device", id, "user", s.Username, "err", err)
+		c.renderError(w, r, http.StatusInternalServerError, "Device unavailable",
+			"This device could not be loaded. Try again in a moment.", s)
+	}
+	if err != nil {
+		fail("load device", err)
+		return
+	}
+	findings, err := c.store.Findings(ctx, id)
+	if err != nil {
+		fail("load findings", err)
+		return
+	}
+	facts, factsAt, err := c.store.Facts(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		fail("load facts", err)
+		return
+	}
+	gaps, err := c.store.SequenceGaps(ctx, id)
+	if err != nil {
+		fail("load sequence gaps", err)
+		return
+	}
+
+	d := deviceData{
+		Device:     dev,
+		EnrolledAt: c.stamp(dev.EnrolledAt),
+		LastSeen:   c.stamp(dev.LastSeen),
+		RevokedAt:  c.stamp(dev.RevokedAt),
+		Revoked:    !dev.RevokedAt.IsZero(),
+	}
+	for _, g := range gaps {
+		n := g.To - g.From + 1
+		d.Gaps = append(d.Gaps, gapView{From: g.From, To: g.To, Count: n})
+		d.Missing += n
+	}
+	for _, f := range findings {
+		d.Findings = append(d.Findings, c.findingView(f))
+	}
+	if facts != nil {
+		c.addFacts(&d, facts, factsAt)
+	}
+	title := dev.Hostname
+	if title == "" {
+		title = dev.ID
+	}
+	c.render(w, r, http.StatusOK, "device", page{Title: title, User: s.Username, CSRF: s.CSRFToken, Nav: "devices", Body: d})
+}
+
+func (c *Console) findingView(f store.Finding) findingView {
+	v := findingView{
+		Severity:   f.Severity,
+		Signal:     f.Signal,
+		Title:      f.Title,
+		Confidence: f.Confidence,
+		Attack:     f.Attack,
+		Detector:   f.Detector,
+		FirstSeen:  c.stamp(f.FirstSeen),
+		LastSeen:   c.stamp(f.LastSeen),
+	}
+	if attackIDPattern.MatchString(f.Attack) {
+		v.AttackURL = "https://attack.mitre.org/techniques/" + strings.ReplaceAll(f.Attack, ".", "/") + "/"
+	}
+	for k, val := range f.Evidence {
+		v.Evidence = append(v.Evidence, kv{k, val})
+	}
+	slices.SortFunc(v.Evidence, func(a, b kv) int { return cmp.Compare(a.Key, b.Key) })
+	return v
+}
+
+func (c *Console) addFacts(d *deviceData, f *pb.Facts, at time.Time) {
+	d.HasFacts = true
+	d.FactsAt = c.stamp(at)
+	if h := f.GetHost(); h != nil {
+		d.Host = nonEmpty([]kv{
+			{"Hostname", h.GetHostname()},
+			{"OS", h.GetOs()},
+			{"Platform", h.GetPlatform()},
+			{"OS version", h.GetOsVersion()},
+			{"Kernel", h.GetKernelVersion()},
+			{"Architecture", h.GetArch()},
+			{"Hardware UUID", h.GetHardwareUuid()},
+			{"Serial number", h.GetSerialNumber()},
+			{"Machine id", h.GetMachineId()},
+			{"MAC addresses", strings.Join(h.GetMacAddresses(), ", ")},
+		})
+	}
+	if t := f.GetTime(); t != nil {
+		offset := ""
+		if t.GetZone() != "" || t.GetAbbreviation() != "" || t.GetUtcOffsetSeconds() != 0 {
+			offset = formatOffset(t.GetUtcOffsetSeconds())
+			if t.GetDst() {
+				offset += " (daylight saving)"
+			}
+		}
+		d.Time = nonEmpty([]kv{
+			{"Time zone", t.GetZone()},
+			{"Abbreviation", t.GetAbbreviation()},
+			{"UTC offset", offset},
+			{"Locale", t.GetLocale()},
+			{"Languages", strings.Join(t.GetLanguages(), ", ")},
+		})
+	}
+	for _, iface := range f.GetInterfaces() {
+		d.Interfaces = append(d.Interfaces, interfaceView{
+			Name:      iface.GetName(),
+			MAC:       iface.GetMacAddress(),
+			Addresses: iface.GetAddresses(),
+			Flags:     strings.Join(iface.GetFlags(), " "),
+		})
+	}
+	procs := f.GetProcesses()
+	d.ProcessCount = max(int(f.GetProcessCount()), len(procs))
+	if len(procs) > maxProcessRows {
+		d.Truncated = len(procs) - maxProcessRows
+	}
+	for _, p := range procs {
+		pv := processView{
+			PID:         p.GetPid(),
+			PPID:        p.GetPpid(),
+			Name:        p.GetName(),
+			Executable:  p.GetExecutable(),
+			CommandLine: p.GetCommandLine(),
+			Username:    p.GetUsername(),
+		}
+		if p.GetStarted() != nil {
+			pv.Started = absTime(p.GetStarted().AsTime())
+		}
+		for _, s := range p.GetSockets() {
+			pv.Sockets = append(pv.Sockets, formatSocket(s))
+		}
+		d.Processes = append(d.Processes, pv)
+	}
+	slices.SortStableFunc(d.Processes, func(a, b processView) int { return cmp.Compare(a.PID, b.PID) })
+	d.Processes = d.Processes[:min(len(d.Processes), maxProcessRows)]
+}
+
+func nonEmpty(in []kv) []kv {
+	return slices.DeleteFunc(in, func(e kv) bool { return e.Value == "" })
+}
+
+func formatOffset(sec int32) string {
+	sign := "+"
+	if sec < 0 {
+		sign = "-"
+		sec = -sec
+	}
+	return fmt.Sprintf("UTC%s%02d:%02d", sign, sec/3600, sec%3600/60)
+}
+
+// formatSocket renders a socket on one line: "tcp 10.0.0.5:51515 → 203.0.113.7:443 ESTABLISHED".
+func formatSocket(s *pb.Socket) string {
+	var b strings.Builder
+	b.WriteString(s.GetProtocol())
+	b.WriteString(" ")
+	b.WriteString(net.JoinHostPort(s.GetLocalAddress(), strconv.FormatUint(uint64(s.GetLocalPort()), 10)))
+	if s.GetRemoteAddress() != "" || s.GetRemotePort() != 0 {
+		b.WriteString(" → ")
+		b.WriteString(net.JoinHostPort(s.GetRemoteAddress(), strconv.FormatUint(uint64(s.GetRemotePort()), 10)))
+	}
+	if s.GetState() != "" {
+		b.WriteString(" ")
+		b.WriteString(s.GetState())
+	}
+	return b.String()
+}

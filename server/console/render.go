@@ -1,0 +1,182 @@
+package console
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pageNames are the templates under templates/, each rendered inside layout.html.
+var pageNames = []string{"login", "error", "devices", "device"}
+
+type pages struct{ byName map[string]*template.Template }
+
+// page is what every template gets: the layout's fields and the page's own data in Body.
+type page struct {
+	Title string
+	User  string // signed-in user; empty on the sign-in and signed-out pages
+	CSRF  string // the token for forms on this page
+	Nav   string // which header link is current
+	Body  any
+}
+
+func parsePages() (*pages, error) {
+	p := &pages{byName: make(map[string]*template.Template)}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		}
+		p.byName[name] = t
+	}
+	return p, nil
+}
+
+// render executes a page into a buffer first, so a template error becomes a clean 500 rather
+// than half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t, ok := c.pages.byName[name]
+	if !ok {
+		c.log.Error("console render: no such template", "template", name, "path", r.URL.Path)
+		http.Error(w, "Internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		c.log.Error("console render", "template", name, "path", r.URL.Path, "err", err)
+		http.Error(w, "Internal error: the page could not be rendered.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+type errorData struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// renderError shows a message to the user. Internal details never go here: log them.
+func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message string, s store.Session) {
+	c.render(w, r, status, "error", page{
+		Title: heading, User: s.Username, CSRF: s.CSRFToken,
+		Body: errorData{Status: status, Heading: heading, Message: message},
+	})
+}
+
+func staticHandler() http.Handler {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+var templateFuncs = template.FuncMap{
+	"severityLabel": severityLabel,
+	"severityClass": severityClass,
+	"percent":       percent,
+	"abstime":       absTime,
+	"isotime":       isoTime,
+}
+
+// severityLabel and severityClass map the enum to fixed words: the class attribute never
+// carries device text.
+func severityLabel(s pb.Severity) string {
+	switch s {
+	case pb.Severity_SEVERITY_CRITICAL:
+		return "Critical"
+	case pb.Severity_SEVERITY_HIGH:
+		return "High"
+	case pb.Severity_SEVERITY_MEDIUM:
+		return "Medium"
+	case pb.Severity_SEVERITY_LOW:
+		return "Low"
+	case pb.Severity_SEVERITY_INFO:
+		return "Info"
+	default:
+		return "Unknown"
+	}
+}
+
+func severityClass(s pb.Severity) string {
+	return "sev-" + strings.ToLower(severityLabel(s))
+}
+
+// percent renders a 0..1 confidence; out-of-range values (agents are untrusted) are clamped.
+func percent(f float64) string {
+	if math.IsNaN(f) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", math.Max(0, math.Min(1, f))*100)
+}
+
+func absTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func isoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// relTime says how long ago t was, as of now.
+func relTime(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		n := int(d / time.Minute)
+		s = fmt.Sprintf("%d minute%s", n, plural(n))
+	case d < 48*time.Hour:
+		n := int(d / time.Hour)
+		s = fmt.Sprintf("%d hour%s", n, plural(n))
+	default:
+		n := int(d / (24 * time.Hour))
+		s = fmt.Sprintf("%d day%s", n, plural(n))
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}
