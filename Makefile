@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export CGO_ENABLED := 0
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/version.Version=$(VERSION)
+LDFLAGS := -s -w -X main.version=$(VERSION)
 TOOLS := $(CURDIR)/.tools/bin
 STATICCHECK_VERSION := v0.8.2
 PROTOC_GEN_GO_VERSION := v1.36.12
@@ -27,10 +27,10 @@ HTTP_ADDR ?= 127.0.0.1:7080
 # Collector on its embedded store, an agent on this machine enrolled to it, console address
 # printed. State lives in $(RUN_DIR); Ctrl-C stops both. Running it again reuses the state.
 run: build
-	@set -euo pipefail; d='$(RUN_DIR)'; mkdir -p "$$d"; chmod 700 "$$d"; \
+	@set -euo pipefail; d='$(RUN_DIR)'; g='$(GRPC_ADDR)'; mkdir -p "$$d"; chmod 700 "$$d"; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait 2>/dev/null; echo; echo "stopped (state kept in $$d)"' EXIT INT TERM; \
 	bin/farmwatch-server serve --data "$$d/server" --grpc-listen $(GRPC_ADDR) --http-listen $(HTTP_ADDR) >>"$$d/server.log" 2>&1 & \
-	for i in $$(seq 100); do [ -f "$$d/server/farmwatch.db" ] && bash -c "echo > /dev/tcp/$${GRPC_ADDR%:*}/$${GRPC_ADDR##*:}" 2>/dev/null && break; sleep 0.1; done; \
+	for i in $$(seq 100); do [ -f "$$d/server/farmwatch.db" ] && bash -c "echo > /dev/tcp/$${g%:*}/$${g##*:}" 2>/dev/null && break; sleep 0.1; done; \
 	kill -0 $$! 2>/dev/null || { echo "collector did not start:"; tail -20 "$$d/server.log"; exit 1; }; \
 	if [ ! -f "$$d/admin-password" ]; then \
 		bin/farmwatch-server user add --data "$$d/server" --username admin --role admin | sed -n 's/^password: //p' > "$$d/admin-password"; \

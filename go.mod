@@ -3,6 +3,7 @@ module github.com/farmwatch/farmwatch
 go 1.26.0
 
 require (
+	github.com/kardianos/service v1.3.0
 	github.com/shirou/gopsutil/v4 v4.26.10
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/crypto v0.58.0

@@ -220,7 +220,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return r.RunOnce(ctx)
 	}
 	log.Info("agent running", "version", version, "interval", *interval, "detectors", strings.Join(dets.Names(), ","))
-	return r.Run(ctx)
+	return runService(r.Run)
 }
 
 func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {

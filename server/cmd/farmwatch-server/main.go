@@ -230,6 +230,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(gl) }()
 	go func() { errc <- hs.Serve(hl) }()
+	go func() { // expired console sessions are deleted, not just ignored
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := st.DeleteExpiredSessions(ctx, time.Now()); err != nil {
+					log.Warn("delete expired sessions", "err", err)
+				} else if n > 0 {
+					log.Debug("deleted expired sessions", "count", n)
+				}
+			}
+		}
+	}()
 	log.Info("collector serving", "version", version, "grpc", gl.Addr().String(), "console", "http://"+hl.Addr().String(), "data", *f.data)
 	fmt.Fprintf(stdout, "grpc %s\nconsole http://%s\n", gl.Addr(), hl.Addr())
 	select {
