@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/farmwatch/farmwatch/agent/detect"
+	_ "github.com/farmwatch/farmwatch/agent/detectors"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -86,6 +87,39 @@ func BenchmarkScan(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Scan(context.Background()); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestScanCapturedTree scans a captured laptop tree (Debian, Chicago time, German locale, an
+// x11vnc server on 5900, a RustDesk service) as `farmwatch-agent scan --root` does.
+func TestScanCapturedTree(t *testing.T) {
+	s := newScanner(t)
+	s.Root = "testdata/laptop"
+	rep, err := s.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rep.GetFacts()
+	if h := f.GetHost(); h.GetHostname() != "farm-laptop-07" || h.GetPlatform() != "debian" || h.GetSerialNumber() != "PF2ABCDE" {
+		t.Errorf("host: %v", h)
+	}
+	if tm := f.GetTime(); tm.GetZone() != "America/Chicago" || tm.GetLocale() != "de_DE.UTF-8" {
+		t.Errorf("time: %v", tm)
+	}
+	if f.GetProcessCount() != 6 {
+		t.Errorf("process count %d, want 6", f.GetProcessCount())
+	}
+	if len(rep.GetFindings()) != 1 {
+		t.Fatalf("findings: %v", rep.GetFindings())
+	}
+	vnc := rep.GetFindings()[0]
+	if vnc.GetSignal() != "os_remote.enabled" || vnc.GetEvidence()["process"] != "x11vnc" || vnc.GetEvidence()["listen"] != "0.0.0.0:5900" {
+		t.Errorf("finding: %v", vnc)
+	}
+	for _, d := range rep.GetDetectors() {
+		if !d.GetOk() {
+			t.Errorf("%s failed on the captured tree: %s", d.GetName(), d.GetError())
 		}
 	}
 }
