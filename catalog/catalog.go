@@ -35,13 +35,18 @@ var (
 	versionRE = regexp.MustCompile(`^[0-9A-Za-z.+-]{1,64}$`)
 )
 
-// Default returns the catalog built into this binary.
-func Default() (*Catalog, error) {
+// DefaultDocument is the catalog document built into this binary.
+func DefaultDocument() []byte {
 	b, err := embedded.ReadFile("data/os_remote.json")
 	if err != nil {
-		return nil, err
+		panic("catalog: embedded document missing: " + err.Error())
 	}
-	return Parse(b)
+	return b
+}
+
+// Default returns the catalog built into this binary.
+func Default() (*Catalog, error) {
+	return Parse(DefaultDocument())
 }
 
 // Parse decodes and validates a catalog document; unknown fields are errors so that a typo in

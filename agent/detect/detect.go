@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -26,7 +27,9 @@ type Env struct {
 	// Root is the file-system root of the scan ("" or "/" for the live system).
 	Root  string
 	Facts *pb.Facts
-	Now   time.Time
+	// Catalog is the signature set in force: the built-in one or a newer one the collector pushed.
+	Catalog *catalog.Catalog
+	Now     time.Time
 }
 
 // ErrNotApplicable is returned by a detector that has nothing to look at on this OS or tree;

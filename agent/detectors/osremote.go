@@ -4,6 +4,7 @@ package detectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,25 +21,20 @@ func init() {
 
 // osRemote reports OS remote-access servers (RDP, VNC) listening for connections: the
 // precondition for driving the laptop from elsewhere without a third-party tool.
-type osRemote struct {
-	byPort map[uint32]catalog.Listener
-}
+type osRemote struct{}
 
-func newOSRemote(*slog.Logger) (detect.Detector, error) {
-	c, err := catalog.Default()
-	if err != nil {
-		return nil, err
+func newOSRemote(*slog.Logger) (detect.Detector, error) { return osRemote{}, nil }
+
+func (osRemote) Detect(_ context.Context, env *detect.Env) ([]*pb.Finding, error) {
+	if env.Catalog == nil {
+		return nil, errors.New("no catalog")
 	}
-	d := &osRemote{byPort: map[uint32]catalog.Listener{}}
-	for _, l := range c.OSRemoteListeners {
+	byPort := map[uint32]catalog.Listener{}
+	for _, l := range env.Catalog.OSRemoteListeners {
 		for _, p := range l.Ports {
-			d.byPort[p] = l
+			byPort[p] = l
 		}
 	}
-	return d, nil
-}
-
-func (d *osRemote) Detect(_ context.Context, env *detect.Env) ([]*pb.Finding, error) {
 	var out []*pb.Finding
 	seen := map[string]bool{}
 	for _, p := range env.Facts.GetProcesses() {
@@ -46,7 +42,7 @@ func (d *osRemote) Detect(_ context.Context, env *detect.Env) ([]*pb.Finding, er
 			if s.GetState() != "LISTEN" || (s.GetProtocol() != "tcp" && s.GetProtocol() != "tcp6") {
 				continue
 			}
-			l, ok := d.byPort[s.GetLocalPort()]
+			l, ok := byPort[s.GetLocalPort()]
 			if !ok {
 				continue
 			}

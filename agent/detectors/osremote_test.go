@@ -10,6 +10,7 @@ import (
 
 	"github.com/farmwatch/farmwatch/agent/detect"
 	"github.com/farmwatch/farmwatch/agent/scan"
+	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -52,6 +53,10 @@ func TestOSRemoteRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
 	proc := func(name string, socks ...*pb.Socket) *pb.Process {
 		return &pb.Process{Pid: 10, Name: name, Sockets: socks}
 	}
@@ -71,7 +76,7 @@ func TestOSRemoteRules(t *testing.T) {
 		{"udp is ignored", []*pb.Process{proc("x", listen("udp", "0.0.0.0", 3389))}, 0, 0, 0},
 		{"other ports are ignored", []*pb.Process{proc("nginx", listen("tcp", "0.0.0.0", 443))}, 0, 0, 0},
 	} {
-		fs, err := d.Detect(context.Background(), &detect.Env{Facts: &pb.Facts{Processes: tc.procs}, Now: time.Now()})
+		fs, err := d.Detect(context.Background(), &detect.Env{Facts: &pb.Facts{Processes: tc.procs}, Catalog: cat, Now: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}

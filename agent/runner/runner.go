@@ -20,6 +20,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/scan"
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/state"
+	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -53,9 +54,16 @@ func (r *Runner) defaults() {
 	}
 }
 
-// Connect loads the enrollment and opens the connection (lazily).
+// Connect loads the enrollment and the last pushed catalog, and opens the connection (lazily).
 func (r *Runner) Connect() error {
 	r.defaults()
+	if doc, err := r.State.Catalog(); err == nil && r.Scanner != nil {
+		if c, err := catalog.Parse(doc); err == nil {
+			r.Scanner.SetCatalog(c)
+		} else {
+			r.Log.Error("saved catalog is invalid; using the built-in one", "err", err)
+		}
+	}
 	rec, err := r.State.Record()
 	if err != nil {
 		return err
@@ -274,7 +282,7 @@ func nextBackoff(d time.Duration) time.Duration {
 func (r *Runner) subscribe(ctx context.Context) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		stream, err := r.conn.Subscribe(ctx, &pb.SubscribeRequest{AgentVersion: r.AgentVersion})
+		stream, err := r.conn.Subscribe(ctx, &pb.SubscribeRequest{AgentVersion: r.AgentVersion, CatalogVersion: r.Scanner.Catalog().Version})
 		if err == nil {
 			for {
 				p, rerr := stream.Recv()
@@ -308,7 +316,16 @@ func (r *Runner) handlePush(p *pb.Push) {
 		default: // one is already queued
 		}
 	case *pb.Push_Catalog:
-		r.Log.Info("catalog update received", "version", k.Catalog.GetVersion(), "bytes", len(k.Catalog.GetContent()))
+		c, err := catalog.Parse(k.Catalog.GetContent())
+		if err != nil {
+			r.Log.Error("pushed catalog refused; keeping the current one", "version", k.Catalog.GetVersion(), "err", err)
+			return
+		}
+		if err := r.State.SaveCatalog(k.Catalog.GetContent()); err != nil {
+			r.Log.Warn("pushed catalog not saved; in use until restart", "err", err)
+		}
+		r.Scanner.SetCatalog(c)
+		r.Log.Info("catalog updated", "version", c.Version)
 	case *pb.Push_Policy:
 		r.Log.Info("policy update received", "version", k.Policy.GetVersion(), "bytes", len(k.Policy.GetContent()))
 	default:

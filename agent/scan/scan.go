@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/detect"
+	"github.com/farmwatch/farmwatch/catalog"
 	"github.com/farmwatch/farmwatch/platform/host"
 	"github.com/farmwatch/farmwatch/platform/locale"
 	"github.com/farmwatch/farmwatch/platform/netif"
@@ -37,6 +39,24 @@ type Scanner struct {
 	Detectors    *detect.Set
 	AgentVersion string
 	Log          *slog.Logger
+
+	catalog atomic.Pointer[catalog.Catalog]
+}
+
+// SetCatalog replaces the signature set used from the next scan on; safe while a scan runs.
+func (s *Scanner) SetCatalog(c *catalog.Catalog) { s.catalog.Store(c) }
+
+// Catalog returns the signature set in force: the last one set, else the built-in one.
+func (s *Scanner) Catalog() *catalog.Catalog {
+	if c := s.catalog.Load(); c != nil {
+		return c
+	}
+	c, err := catalog.Default()
+	if err != nil {
+		panic(err) // the embedded catalog is validated by its tests
+	}
+	s.catalog.CompareAndSwap(nil, c)
+	return s.catalog.Load()
 }
 
 // Scan reads every fact source and runs the detectors. A fact source that fails is logged and
@@ -97,7 +117,8 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	findings, dstat := s.Detectors.Run(ctx, &detect.Env{Root: s.Root, Facts: facts, Now: time.Now()})
+	cat := s.Catalog()
+	findings, dstat := s.Detectors.Run(ctx, &detect.Env{Root: s.Root, Facts: facts, Catalog: cat, Now: time.Now()})
 	now := time.Now()
 	for _, f := range findings {
 		if f.FirstSeen == nil {
@@ -110,6 +131,7 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 	return &pb.Report{
 		Created:            timestamppb.New(now),
 		AgentVersion:       s.AgentVersion,
+		CatalogVersion:     cat.Version,
 		Facts:              facts,
 		Findings:           findings,
 		Detectors:          append(statuses, dstat...),

@@ -21,6 +21,7 @@ var (
 	bucketReject  = []byte("rejected")
 	keyLastSeq    = []byte("last_sequence")
 	keyEvicted    = []byte("evicted")
+	keyBytes      = []byte("pending_bytes")
 )
 
 // ErrCorrupt wraps any failure to open or read the spool file as a database.
@@ -138,6 +139,9 @@ func (s *Spool) Add(build func(seq uint64) ([]byte, error)) (uint64, error) {
 		if err := reps.Put(seqKey(seq), body); err != nil {
 			return err
 		}
+		if err := meta.Put(keyBytes, seqKey(getUint(meta, keyBytes)+uint64(len(body)))); err != nil {
+			return err
+		}
 		if err := meta.Put(keyLastSeq, seqKey(seq)); err != nil {
 			return err
 		}
@@ -149,26 +153,46 @@ func (s *Spool) Add(build func(seq uint64) ([]byte, error)) (uint64, error) {
 	return seq, nil
 }
 
-// evict drops the oldest reports while the spool is over its cap, counting them.
+// evict drops the oldest reports while the spool is over its cap, counting them. The running
+// byte total lives in the meta bucket, so an Add costs the same with one report spooled or
+// thousands (a laptop offline for days).
 func (s *Spool) evict(tx *bolt.Tx) error {
 	reps, meta := tx.Bucket(bucketReports), tx.Bucket(bucketMeta)
-	var total int64
-	c := reps.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		total += int64(len(v))
-	}
+	total := getUint(meta, keyBytes)
 	var evicted uint64
-	for k, v := c.First(); k != nil && total > s.maxBytes && reps.Stats().KeyN > 1; k, v = c.First() {
-		total -= int64(len(v))
-		if err := c.Delete(); err != nil {
+	c := reps.Cursor()
+	k, v := c.First()
+	for ; k != nil && total > uint64(s.maxBytes); k, v = c.First() {
+		if _, next := c.Next(); next == nil {
+			break // never evict the newest report
+		}
+		total -= min(total, uint64(len(v)))
+		if err := reps.Delete(k); err != nil {
 			return err
 		}
 		evicted++
+	}
+	if err := meta.Put(keyBytes, seqKey(total)); err != nil {
+		return err
 	}
 	if evicted == 0 {
 		return nil
 	}
 	return meta.Put(keyEvicted, seqKey(getUint(meta, keyEvicted)+evicted))
+}
+
+// remove deletes a spooled report and takes its size off the running total.
+func remove(tx *bolt.Tx, seq uint64) error {
+	reps, meta := tx.Bucket(bucketReports), tx.Bucket(bucketMeta)
+	v := reps.Get(seqKey(seq))
+	if v == nil {
+		return nil
+	}
+	total := getUint(meta, keyBytes)
+	if err := meta.Put(keyBytes, seqKey(total-min(total, uint64(len(v))))); err != nil {
+		return err
+	}
+	return reps.Delete(seqKey(seq))
 }
 
 // Pending returns up to limit reports in sequence order.
@@ -190,7 +214,7 @@ func (s *Spool) Pending(limit int) ([]Entry, error) {
 // Ack removes an acknowledged report. Acknowledging an absent sequence is not an error.
 func (s *Spool) Ack(seq uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketReports).Delete(seqKey(seq))
+		return remove(tx, seq)
 	})
 }
 
@@ -208,7 +232,7 @@ func (s *Spool) Reject(seq uint64, reason string) error {
 		if err := tx.Bucket(bucketReject).Put(seqKey(seq), rec); err != nil {
 			return err
 		}
-		return reps.Delete(seqKey(seq))
+		return remove(tx, seq)
 	})
 }
 
@@ -228,11 +252,9 @@ func (s *Spool) Stats() (Stats, error) {
 		meta := tx.Bucket(bucketMeta)
 		st.LastSequence, st.Evicted = getUint(meta, keyLastSeq), getUint(meta, keyEvicted)
 		st.Rejected = tx.Bucket(bucketReject).Stats().KeyN
-		return tx.Bucket(bucketReports).ForEach(func(_, v []byte) error {
-			st.Pending++
-			st.Bytes += int64(len(v))
-			return nil
-		})
+		st.Pending = tx.Bucket(bucketReports).Stats().KeyN
+		st.Bytes = int64(getUint(meta, keyBytes))
+		return nil
 	})
 	return st, err
 }

@@ -41,6 +41,9 @@ func TestSequencesSurviveReopenAndAcks(t *testing.T) {
 	if err := s.Ack(3); err != nil {
 		t.Fatal(err)
 	}
+	if st, _ := s.Stats(); st.Pending != 1 || st.Bytes != int64(len("r#2")) {
+		t.Fatalf("stats after acks: %+v", st)
+	}
 	s.Close()
 	s = open(t, path, Options{})
 	defer s.Close()
@@ -75,7 +78,7 @@ func TestCapEvictsOldestAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Pending != 2 || st.Evicted != 3 || st.LastSequence != 5 {
+	if st.Pending != 2 || st.Evicted != 3 || st.LastSequence != 5 || st.Bytes != 10 {
 		t.Fatalf("stats %+v", st)
 	}
 	p, _ := s.Pending(0)

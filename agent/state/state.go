@@ -30,7 +30,8 @@ const (
 	CertFile   = "cert.pem"
 	CAFile     = "ca.pem"
 	RecordFile = "agent.json"
-	SpoolFile  = "spool.db"
+	SpoolFile   = "spool.db"
+	CatalogFile = "catalog.json"
 )
 
 // ErrNotEnrolled means the state directory holds no enrollment yet.
@@ -208,4 +209,14 @@ func (d Dir) Certificate() (tls.Certificate, *x509.Certificate, error) {
 	}
 	pair.Leaf = leaf
 	return pair, leaf, nil
+}
+
+// SaveCatalog keeps a catalog document the collector pushed, for the next start.
+func (d Dir) SaveCatalog(doc []byte) error {
+	return atomicfile.Write(d.File(CatalogFile), doc, 0o600)
+}
+
+// Catalog reads the saved catalog document; os.ErrNotExist when there is none.
+func (d Dir) Catalog() ([]byte, error) {
+	return os.ReadFile(d.File(CatalogFile))
 }

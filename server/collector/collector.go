@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/pki"
 	"github.com/farmwatch/farmwatch/server/store"
@@ -42,6 +43,9 @@ type Options struct {
 	// two thirds of it.
 	CertTTL time.Duration
 	Now     func() time.Time
+	// Catalog is the signature document pushed to agents whose catalog version differs
+	// (default: the one built into this binary). It is validated here.
+	Catalog []byte
 }
 
 // Collector serves EnrollmentService and AgentService.
@@ -53,6 +57,9 @@ type Collector struct {
 	log   *slog.Logger
 	ttl   time.Duration
 	now   func() time.Time
+
+	catalogDoc     []byte
+	catalogVersion string
 
 	mu      sync.Mutex
 	streams map[string]chan *pb.Push
@@ -72,7 +79,15 @@ func New(o Options) (*Collector, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{}}, nil
+	if o.Catalog == nil {
+		o.Catalog = catalog.DefaultDocument()
+	}
+	cat, err := catalog.Parse(o.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	return &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
+		catalogDoc: o.Catalog, catalogVersion: cat.Version}, nil
 }
 
 // TLSConfig is the listener's TLS: TLS 1.3 only, a server certificate from the collector CA for
@@ -388,7 +403,15 @@ func (c *Collector) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStream
 		}
 		c.mu.Unlock()
 	}()
-	c.log.Info("agent subscribed", "device", id, "agent_version", req.GetAgentVersion())
+	c.log.Info("agent subscribed", "device", id, "agent_version", req.GetAgentVersion(), "catalog_version", req.GetCatalogVersion())
+	if req.GetCatalogVersion() != c.catalogVersion {
+		err := stream.Send(&pb.Push{Id: "catalog-" + c.catalogVersion, Created: timestamppb.New(c.now()),
+			Kind: &pb.Push_Catalog{Catalog: &pb.CatalogUpdate{Version: c.catalogVersion, Content: c.catalogDoc}}})
+		if err != nil {
+			return err
+		}
+		c.log.Info("catalog pushed", "device", id, "from", req.GetCatalogVersion(), "to", c.catalogVersion)
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ type testCollector struct {
 	gs   *grpc.Server
 }
 
-func startCollector(t *testing.T, dir, addr string) *testCollector {
+func startCollector(t *testing.T, dir, addr string, opts ...func(*collector.Options)) *testCollector {
 	t.Helper()
 	ctx := context.Background()
 	ca, _, err := pki.LoadOrCreate(dir, time.Now())
@@ -56,7 +57,11 @@ func startCollector(t *testing.T, dir, addr string) *testCollector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col, err := collector.New(collector.Options{Store: st, CA: ca})
+	o := collector.Options{Store: st, CA: ca}
+	for _, f := range opts {
+		f(&o)
+	}
+	col, err := collector.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,5 +523,63 @@ func TestRenewKeepsTheDeviceKey(t *testing.T) {
 	}
 	if err := a.r.RunOnce(ctx); err != nil {
 		t.Fatalf("report with renewed certificate: %v", err)
+	}
+}
+
+func TestPushedCatalogIsUsedAndKept(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	doc := fmt.Sprintf(`{"version":"2099.1.1-test","os_remote_listeners":[{"id":"testvnc","name":"Test VNC","ports":[%d],"attack":"T1021.005"}]}`, port)
+	c := startCollector(t, t.TempDir(), "127.0.0.1:0", func(o *collector.Options) { o.Catalog = []byte(doc) })
+	a := enrollAgent(t, c, c.secret("s"))
+	ctx := ctxT(t)
+	if v := a.r.Scanner.Catalog().Version; v == "2099.1.1-test" {
+		t.Fatal("agent starts with the pushed catalog before any push")
+	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.r.Run(runCtx) }()
+	waitFor(t, "catalog pushed and in use", func() bool { return a.r.Scanner.Catalog().Version == "2099.1.1-test" })
+	c.col.Push(a.rec.DeviceID, &pb.Push{Id: "scan", Kind: &pb.Push_ScanNow{ScanNow: &pb.ScanNow{Reason: "catalog test"}}})
+	var found *store.Finding
+	waitFor(t, "finding from the pushed signature", func() bool {
+		fs, _ := c.st.Findings(ctx, a.rec.DeviceID)
+		for i := range fs {
+			if fs[i].Evidence["service"] == "testvnc" && fs[i].Evidence["listen"] == l.Addr().String() {
+				found = &fs[i]
+			}
+		}
+		return found != nil
+	})
+	stopRun()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.st.Report(ctx, a.rec.DeviceID, found.Sequence)
+	if err != nil || rep.GetCatalogVersion() != "2099.1.1-test" {
+		t.Fatalf("report catalog version %q, %v", rep.GetCatalogVersion(), err)
+	}
+	// A restarted agent keeps the pushed catalog without waiting for the collector.
+	a.r.Close()
+	a.sp.Close()
+	a.open(t)
+	if v := a.r.Scanner.Catalog().Version; v != "2099.1.1-test" {
+		t.Fatalf("catalog after restart %q", v)
+	}
+}
+
+func TestCollectorRefusesAnInvalidCatalog(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ca, _, _ := pki.LoadOrCreate(t.TempDir(), time.Now())
+	if _, err := collector.New(collector.Options{Store: st, CA: ca, Catalog: []byte(`{"version":"1","os_remote_listeners":[{"id":"x"}]}`)}); err == nil {
+		t.Fatal("invalid catalog accepted")
 	}
 }
