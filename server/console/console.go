@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/account"
 	"github.com/farmwatch/farmwatch/server/store"
 )
@@ -41,11 +42,20 @@ type Options struct {
 	SecureCookies bool
 	Now           func() time.Time // nil means time.Now
 	SessionTTL    time.Duration    // default 12h
+	// Agents reaches connected agents (the collector's push stream); nil hides "Scan now".
+	Agents Agents
+}
+
+// Agents pushes messages to connected agents.
+type Agents interface {
+	// Push queues p for the device and reports whether it has an open push stream.
+	Push(deviceID string, p *pb.Push) bool
 }
 
 // Console serves the web console. Create it with New.
 type Console struct {
 	store     store.Store
+	agents    Agents
 	log       *slog.Logger
 	secure    bool
 	now       func() time.Time
@@ -64,6 +74,7 @@ func New(opts Options) (*Console, error) {
 	}
 	c := &Console{
 		store:  opts.Store,
+		agents: opts.Agents,
 		log:    opts.Logger,
 		secure: opts.SecureCookies,
 		now:    opts.Now,
@@ -113,6 +124,7 @@ func (c *Console) routes() *http.ServeMux {
 	}))
 	mux.Handle("GET /devices", c.auth(c.deviceList))
 	mux.Handle("GET /devices/{id}", c.auth(c.devicePage))
+	mux.Handle("POST /devices/{id}/scan", c.auth(c.scanNow))
 	// Everything else is a 404, but only for signed-in users: strangers learn nothing of the URL space.
 	mux.Handle("/", c.auth(func(w http.ResponseWriter, r *http.Request, s store.Session) {
 		c.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.", s)

@@ -274,7 +274,10 @@ type deviceData struct {
 	ProcessCount int // as the agent counted them
 	Truncated    int // processes not rendered
 	Gaps         []gapView
-	Missing      uint64
+	CanScan      bool   // the console can push and the user may ask for a scan
+	ScanNotice   string // outcome of a scan request, chosen from scanNotices
+
+	Missing uint64
 }
 
 // devicePage is GET /devices/{id}.
@@ -318,6 +321,8 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s store.Ses
 	}
 
 	d := deviceData{
+		CanScan:    c.agents != nil && dev.RevokedAt.IsZero(),
+		ScanNotice: scanNotices[r.URL.Query().Get("scan")],
 		Device:     dev,
 		EnrolledAt: c.stamp(dev.EnrolledAt),
 		LastSeen:   c.stamp(dev.LastSeen),
@@ -458,4 +463,47 @@ func formatSocket(s *pb.Socket) string {
 		b.WriteString(s.GetState())
 	}
 	return b.String()
+}
+
+// scanNotices are the only texts a scan request can show; the query parameter selects one and
+// is never echoed.
+var scanNotices = map[string]string{
+	"sent":    "Scan requested. The agent scans now; its report appears here within a minute.",
+	"offline": "The agent is not connected right now. It scans on its own schedule when it is back.",
+}
+
+// scanNow asks a connected agent for an immediate scan. Analysts and admins only.
+func (c *Console) scanNow(w http.ResponseWriter, r *http.Request, s store.Session) {
+	id := r.PathValue("id")
+	if !deviceIDPattern.MatchString(id) {
+		c.renderError(w, r, http.StatusBadRequest, "Bad device id", "A device id is 32 lowercase hexadecimal characters.", s)
+		return
+	}
+	ctx := r.Context()
+	u, err := c.store.User(ctx, s.Username)
+	if err != nil || (u.Role != store.RoleAnalyst && u.Role != store.RoleAdmin) {
+		c.renderError(w, r, http.StatusForbidden, "Not allowed", "Asking an agent for a scan needs the analyst or admin role.", s)
+		return
+	}
+	if c.agents == nil {
+		c.renderError(w, r, http.StatusNotFound, "Not available", "This console is not connected to a collector.", s)
+		return
+	}
+	if _, err := c.store.Device(ctx, id); errors.Is(err, store.ErrNotFound) {
+		c.renderError(w, r, http.StatusNotFound, "Device not found", "No device with id "+id+" has enrolled with this collector.", s)
+		return
+	} else if err != nil {
+		c.log.Error("console scan request: load device", "device", id, "err", err)
+		c.renderError(w, r, http.StatusInternalServerError, "Device unavailable", "This device could not be loaded. Try again in a moment.", s)
+		return
+	}
+	outcome := "offline"
+	if c.agents.Push(id, &pb.Push{Id: "scan-" + strconv.FormatInt(c.now().UnixNano(), 36),
+		Kind: &pb.Push_ScanNow{ScanNow: &pb.ScanNow{Reason: "requested in the console", RequestedBy: s.Username}}}) {
+		outcome = "sent"
+	}
+	if err := c.audit(ctx, s.Username, "device.scan_now", id, outcome); err != nil {
+		c.log.Error("console scan request: audit", "err", err)
+	}
+	http.Redirect(w, r, "/devices/"+id+"?scan="+outcome, http.StatusSeeOther)
 }

@@ -221,7 +221,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		gl.Close()
 		return fmt.Errorf("console listener: %w", err)
 	}
-	con, err := console.New(console.Options{Store: st, Logger: log})
+	con, err := console.New(console.Options{Store: st, Logger: log, Agents: col})
 	if err != nil {
 		return err
 	}

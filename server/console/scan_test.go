@@ -1,0 +1,93 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/account"
+	"github.com/farmwatch/farmwatch/server/store"
+)
+
+// agentsOnline records pushes like the collector does for the devices it has streams for.
+type agentsOnline struct {
+	online map[string]bool
+	pushed []*pb.Push
+}
+
+func (a *agentsOnline) Push(id string, p *pb.Push) bool {
+	if !a.online[id] {
+		return false
+	}
+	a.pushed = append(a.pushed, p)
+	return true
+}
+
+func TestScanNowPushesToConnectedAgentsOnly(t *testing.T) {
+	h := newHarness(t, false)
+	agents := &agentsOnline{online: map[string]bool{devOnline: true}}
+	c, err := New(Options{Store: h.store, Now: h.clock.Now, Agents: agents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Config.Handler = c.Handler()
+	h.enroll(devOnline, "online-laptop", "linux", t0)
+	h.enroll(devOffline, "offline-laptop", "linux", t0)
+	h.addUser("ana", "correct horse battery staple", false)
+	viewerHash, _ := account.Hash("correct horse battery staple")
+	if err := h.store.CreateUser(context.Background(), store.User{Username: "vic", PasswordHash: viewerHash, Role: store.RoleViewer, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+
+	cl := h.client()
+	h.login(cl, "ana", "correct horse battery staple")
+	page := h.get(cl, "/devices/"+devOnline)
+	if !strings.Contains(page.Body, `action="/devices/`+devOnline+`/scan"`) {
+		t.Fatal("no Scan now button on the device page")
+	}
+	csrf := h.csrfToken(page.Body)
+
+	res := h.post(cl, "/devices/"+devOnline+"/scan", url.Values{"csrf": {csrf}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/devices/"+devOnline+"?scan=sent" {
+		t.Fatalf("scan online: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	if len(agents.pushed) != 1 || agents.pushed[0].GetScanNow().GetRequestedBy() != "ana" {
+		t.Fatalf("pushes: %v", agents.pushed)
+	}
+	if !strings.Contains(h.get(cl, "/devices/"+devOnline+"?scan=sent").Body, "Scan requested") {
+		t.Error("no confirmation shown")
+	}
+	if body := h.get(cl, "/devices/"+devOnline+"?scan=<script>").Body; strings.Contains(body, "<script>") {
+		t.Error("scan parameter echoed")
+	}
+
+	res = h.post(cl, "/devices/"+devOffline+"/scan", url.Values{"csrf": {csrf}})
+	if res.Header.Get("Location") != "/devices/"+devOffline+"?scan=offline" || len(agents.pushed) != 1 {
+		t.Fatalf("scan offline: %s, pushes %d", res.Header.Get("Location"), len(agents.pushed))
+	}
+	if res := h.post(cl, "/devices/"+devOnline+"/scan", url.Values{"csrf": {"wrong"}}); res.StatusCode != http.StatusForbidden || len(agents.pushed) != 1 {
+		t.Fatalf("scan without CSRF token: %d", res.StatusCode)
+	}
+	if res := h.post(cl, "/devices/ffffffffffffffffffffffffffffffff/scan", url.Values{"csrf": {csrf}}); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("scan of unknown device: %d", res.StatusCode)
+	}
+	log, _ := h.store.AuditLog(context.Background(), 10)
+	if log[0].Action != "device.scan_now" || log[0].Detail != "offline" || log[1].Target != devOnline || log[1].Detail != "sent" {
+		t.Fatalf("audit: %+v", log[:2])
+	}
+
+	viewer := h.client()
+	h.login(viewer, "vic", "correct horse battery staple")
+	vcsrf := h.csrfToken(h.get(viewer, "/devices/"+devOnline).Body)
+	if res := h.post(viewer, "/devices/"+devOnline+"/scan", url.Values{"csrf": {vcsrf}}); res.StatusCode != http.StatusForbidden || len(agents.pushed) != 1 {
+		t.Fatalf("viewer scan: %d, pushes %d", res.StatusCode, len(agents.pushed))
+	}
+}
+
+const (
+	devOnline  = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	devOffline = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+)
