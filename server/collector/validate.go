@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -96,9 +98,9 @@ func validateFinding(f *pb.Finding) error {
 			return fmt.Errorf("evidence %q longer than %d bytes", clip(k), maxValueBytes)
 		}
 	}
-	for _, ts := range []interface{ CheckValid() error }{f.GetFirstSeen(), f.GetLastSeen()} {
+	for _, ts := range []*timestamppb.Timestamp{f.GetFirstSeen(), f.GetLastSeen()} {
 		if ts != nil && ts.CheckValid() != nil {
-			return fmt.Errorf("invalid timestamp")
+			return fmt.Errorf("invalid first_seen or last_seen")
 		}
 	}
 	return nil
