@@ -26,10 +26,10 @@ import (
 
 // File names inside the state directory.
 const (
-	KeyFile    = "key.pem"
-	CertFile   = "cert.pem"
-	CAFile     = "ca.pem"
-	RecordFile = "agent.json"
+	KeyFile     = "key.pem"
+	CertFile    = "cert.pem"
+	CAFile      = "ca.pem"
+	RecordFile  = "agent.json"
 	SpoolFile   = "spool.db"
 	CatalogFile = "catalog.json"
 )
