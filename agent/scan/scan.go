@@ -104,8 +104,9 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 	note("interfaces", t0, err)
 
 	t0 = time.Now()
-	procs, err := process.List(ctx, s.Root)
+	procs, counts, err := process.ListCounted(ctx, s.Root)
 	facts.ProcessCount = uint32(len(procs))
+	facts.ProcessesVanished, facts.ProcessesPartial = uint32(counts.Vanished), uint32(counts.Partial)
 	for _, p := range procs {
 		if len(facts.Processes) == maxProcesses {
 			break

@@ -48,7 +48,11 @@ func WriteText(w io.Writer, r *pb.Report) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "  processes      %d running; %d listening sockets, %d connections\n\n", f.GetProcessCount(), listening, connected)
+	fmt.Fprintf(&b, "  processes      %d running; %d listening sockets, %d connections\n", f.GetProcessCount(), listening, connected)
+	if v, p := f.GetProcessesVanished(), f.GetProcessesPartial(); v+p > 0 {
+		fmt.Fprintf(&b, "                 (%d exited during the scan, %d only partly readable: run as root/administrator to see all)\n", v, p)
+	}
+	b.WriteString("\n")
 
 	fs := r.GetFindings()
 	if len(fs) == 0 {

@@ -14,26 +14,30 @@ import (
 
 // listGopsutil lists processes through gopsutil, asking only for the fields
 // Process holds. username resolves the owner of one process.
-func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Process) string) ([]Process, error) {
+func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Process) string) ([]Process, Counts, error) {
+	var counts Counts
 	pids, err := gproc.PidsWithContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list pids: %w", err)
+		return nil, counts, fmt.Errorf("list pids: %w", err)
 	}
 	out := make([]Process, 0, len(pids))
 	for _, pid := range pids {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, counts, err
 		}
 		// A literal avoids NewProcess's existence check; a process that has
 		// gone fails its first read below and is skipped.
 		gp := &gproc.Process{Pid: pid}
 		name, err := gp.NameWithContext(ctx)
 		if errors.Is(err, gproc.ErrorProcessNotRunning) {
+			counts.Vanished++
 			continue
 		}
 		p := Process{PID: pid, Name: name}
 		p.PPID, _ = gp.PpidWithContext(ctx)
-		p.Executable, _ = gp.ExeWithContext(ctx)
+		if p.Executable, err = gp.ExeWithContext(ctx); err != nil {
+			counts.Partial++
+		}
 		if cmd, err := gp.CmdlineWithContext(ctx); err == nil {
 			p.CommandLine = strings.TrimSpace(cmd)
 		}
@@ -43,7 +47,7 @@ func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Pro
 		p.Username = username(ctx, gp)
 		out = append(out, p)
 	}
-	return out, attachSockets(out, func() (map[int32][]Socket, error) { return scanSockets(ctx) })
+	return out, counts, attachSockets(out, func() (map[int32][]Socket, error) { return scanSockets(ctx) })
 }
 
 // capturedSockets: gopsutil's Linux /proc reader is not built here, so a

@@ -69,21 +69,37 @@ var ErrNotImplemented = errors.New("not implemented on " + runtime.GOOS)
 // read (access denied) are left empty: neither fails the list. Sockets whose
 // owner cannot be found (another user's, when not privileged) are left out.
 func List(ctx context.Context, root string) ([]Process, error) {
+	procs, _, err := ListCounted(ctx, root)
+	return procs, err
+}
+
+// Counts says what a listing had to leave out or leave incomplete.
+type Counts struct {
+	// Vanished processes exited between being listed and being read.
+	Vanished int
+	// Partial processes could not be read fully (access denied to their executable): they are
+	// listed with what could be read.
+	Partial int
+}
+
+// ListCounted is List, also counting the processes skipped or read only in part.
+func ListCounted(ctx context.Context, root string) ([]Process, Counts, error) {
 	var procs []Process
+	var counts Counts
 	var err error
 	if root != "" && root != "/" {
-		procs, err = readProcfs(root)
+		procs, counts, err = readProcfs(root)
 		if err != nil {
-			return nil, err
+			return nil, counts, err
 		}
 		err = attachSockets(procs, func() (map[int32][]Socket, error) { return capturedSockets(ctx, root) })
 	} else {
-		procs, err = list(ctx)
+		procs, counts, err = list(ctx)
 	}
 	if procs != nil {
 		slices.SortFunc(procs, func(a, b Process) int { return int(a.PID) - int(b.PID) })
 	}
-	return procs, err
+	return procs, counts, err
 }
 
 // attachSockets gives each process its sockets. A failed socket scan still

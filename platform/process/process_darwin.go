@@ -8,7 +8,7 @@ import (
 	gproc "github.com/shirou/gopsutil/v4/process"
 )
 
-func list(ctx context.Context) ([]Process, error) {
+func list(ctx context.Context) ([]Process, Counts, error) {
 	names := make(map[uint32]string) // uid → name, for this scan only
 	return listGopsutil(ctx, func(ctx context.Context, p *gproc.Process) string {
 		uids, err := p.UidsWithContext(ctx)

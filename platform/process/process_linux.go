@@ -6,12 +6,12 @@ import (
 	"github.com/shirou/gopsutil/v4/common"
 )
 
-func list(ctx context.Context) ([]Process, error) {
-	procs, err := readProcfs("/")
+func list(ctx context.Context) ([]Process, Counts, error) {
+	procs, counts, err := readProcfs("/")
 	if err != nil {
-		return nil, err
+		return nil, counts, err
 	}
-	return procs, attachSockets(procs, func() (map[int32][]Socket, error) { return scanSockets(ctx) })
+	return procs, counts, attachSockets(procs, func() (map[int32][]Socket, error) { return scanSockets(ctx) })
 }
 
 // capturedSockets points gopsutil at ROOT/proc, ROOT/sys and ROOT/etc.

@@ -4,8 +4,8 @@ package process
 
 import "context"
 
-func list(context.Context) ([]Process, error) {
-	return nil, ErrNotImplemented
+func list(context.Context) ([]Process, Counts, error) {
+	return nil, Counts{}, ErrNotImplemented
 }
 
 func capturedSockets(context.Context, string) (map[int32][]Socket, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"reflect"
 	"runtime"
@@ -177,4 +178,30 @@ func BenchmarkList(b *testing.B) {
 		n = len(procs)
 	}
 	b.ReportMetric(float64(n), "procs")
+}
+
+func TestVanishedProcessesAreCountedNotFatal(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS("testdata/debian")); err != nil {
+		t.Fatal(err)
+	}
+	// A process directory whose files are gone: the process exited mid-scan.
+	if err := os.MkdirAll(filepath.Join(root, "proc", "31337"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	procs, counts, err := ListCounted(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.Vanished != 1 {
+		t.Errorf("vanished = %d, want 1", counts.Vanished)
+	}
+	for _, p := range procs {
+		if p.PID == 31337 {
+			t.Error("vanished process listed")
+		}
+	}
+	if len(procs) == 0 {
+		t.Error("the other processes were not listed")
+	}
 }

@@ -6,7 +6,7 @@ import (
 	gproc "github.com/shirou/gopsutil/v4/process"
 )
 
-func list(ctx context.Context) ([]Process, error) {
+func list(ctx context.Context) ([]Process, Counts, error) {
 	return listGopsutil(ctx, func(ctx context.Context, p *gproc.Process) string {
 		// DOMAIN\user from the process token; fails for protected processes.
 		name, _ := p.UsernameWithContext(ctx)

@@ -3,8 +3,10 @@ package process
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,44 +27,52 @@ const (
 
 // readProcfs reads the processes of a Linux /proc under root. It is pure file
 // parsing and builds on every OS, so captured trees can be read anywhere.
-func readProcfs(root string) ([]Process, error) {
+func readProcfs(root string) ([]Process, Counts, error) {
 	if root == "" {
 		root = "/"
 	}
 	procDir := filepath.Join(root, "proc")
 	entries, err := os.ReadDir(procDir)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", procDir, err)
+		return nil, Counts{}, fmt.Errorf("read %s: %w", procDir, err)
 	}
 	boot := bootTime(filepath.Join(procDir, "stat"))
 	users := passwd(filepath.Join(root, "etc", "passwd"))
 	buf := make([]byte, maxFile)
 	out := make([]Process, 0, len(entries))
+	var counts Counts
 	for _, e := range entries {
 		pid, err := strconv.ParseInt(e.Name(), 10, 32)
 		if err != nil || pid <= 0 {
 			continue
 		}
 		dir := filepath.Join(procDir, e.Name())
-		p, ok := readPID(dir, int32(pid), boot, users, buf)
+		p, ok, partial := readPID(dir, int32(pid), boot, users, buf)
+		switch {
+		case !ok:
+			counts.Vanished++
+		case partial:
+			counts.Partial++
+		}
 		if ok {
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	return out, counts, nil
 }
 
-// readPID reads one process; ok is false when it has gone.
-func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf []byte) (p Process, ok bool) {
+// readPID reads one process; ok is false when it has gone, partial true when access to its
+// executable was denied.
+func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf []byte) (p Process, ok, partial bool) {
 	stat, err := readInto(filepath.Join(dir, "stat"), buf)
 	if err != nil {
-		return p, false // exited, or not a process directory
+		return p, false, false // exited, or not a process directory
 	}
 	p.PID = pid
 	var ticks uint64
 	p.Name, p.PPID, ticks, ok = parseStat(stat)
 	if !ok {
-		return p, false
+		return p, false, false
 	}
 	if !boot.IsZero() {
 		p.Started = boot.Add(time.Duration(ticks) * (time.Second / userHZ))
@@ -82,8 +92,8 @@ func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf
 			}
 		}
 	}
-	p.Executable, _ = os.Readlink(filepath.Join(dir, "exe"))
-	return p, true
+	p.Executable, err = os.Readlink(filepath.Join(dir, "exe"))
+	return p, true, errors.Is(err, fs.ErrPermission)
 }
 
 // parseStat parses /proc/PID/stat: "pid (comm) state ppid ... starttime ...".

@@ -923,14 +923,16 @@ func (x *NetworkInterface) GetFlags() []string {
 
 // Facts is the state of the machine at scan time.
 type Facts struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Host          *HardwareIdentity      `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
-	Time          *TimeFacts             `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	Processes     []*Process             `protobuf:"bytes,3,rep,name=processes,proto3" json:"processes,omitempty"`
-	Interfaces    []*NetworkInterface    `protobuf:"bytes,4,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
-	ProcessCount  uint32                 `protobuf:"varint,5,opt,name=process_count,json=processCount,proto3" json:"process_count,omitempty"` // processes seen; may exceed len(processes) when the list was capped
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Host              *HardwareIdentity      `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Time              *TimeFacts             `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Processes         []*Process             `protobuf:"bytes,3,rep,name=processes,proto3" json:"processes,omitempty"`
+	Interfaces        []*NetworkInterface    `protobuf:"bytes,4,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	ProcessCount      uint32                 `protobuf:"varint,5,opt,name=process_count,json=processCount,proto3" json:"process_count,omitempty"`                // processes seen; may exceed len(processes) when the list was capped
+	ProcessesVanished uint32                 `protobuf:"varint,6,opt,name=processes_vanished,json=processesVanished,proto3" json:"processes_vanished,omitempty"` // exited between being listed and being read; skipped
+	ProcessesPartial  uint32                 `protobuf:"varint,7,opt,name=processes_partial,json=processesPartial,proto3" json:"processes_partial,omitempty"`    // read only in part (access denied)
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Facts) Reset() {
@@ -994,6 +996,20 @@ func (x *Facts) GetInterfaces() []*NetworkInterface {
 func (x *Facts) GetProcessCount() uint32 {
 	if x != nil {
 		return x.ProcessCount
+	}
+	return 0
+}
+
+func (x *Facts) GetProcessesVanished() uint32 {
+	if x != nil {
+		return x.ProcessesVanished
+	}
+	return 0
+}
+
+func (x *Facts) GetProcessesPartial() uint32 {
+	if x != nil {
+		return x.ProcessesPartial
 	}
 	return 0
 }
@@ -1839,7 +1855,7 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\vmac_address\x18\x02 \x01(\tR\n" +
 	"macAddress\x12\x1c\n" +
 	"\taddresses\x18\x03 \x03(\tR\taddresses\x12\x14\n" +
-	"\x05flags\x18\x04 \x03(\tR\x05flags\"\x82\x02\n" +
+	"\x05flags\x18\x04 \x03(\tR\x05flags\"\xde\x02\n" +
 	"\x05Facts\x122\n" +
 	"\x04host\x18\x01 \x01(\v2\x1e.farmwatch.v1.HardwareIdentityR\x04host\x12+\n" +
 	"\x04time\x18\x02 \x01(\v2\x17.farmwatch.v1.TimeFactsR\x04time\x123\n" +
@@ -1847,7 +1863,9 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\n" +
 	"interfaces\x18\x04 \x03(\v2\x1e.farmwatch.v1.NetworkInterfaceR\n" +
 	"interfaces\x12#\n" +
-	"\rprocess_count\x18\x05 \x01(\rR\fprocessCount\"\x8f\x01\n" +
+	"\rprocess_count\x18\x05 \x01(\rR\fprocessCount\x12-\n" +
+	"\x12processes_vanished\x18\x06 \x01(\rR\x11processesVanished\x12+\n" +
+	"\x11processes_partial\x18\a \x01(\rR\x10processesPartial\"\x8f\x01\n" +
 	"\x0eDetectorStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +
