@@ -1,0 +1,8 @@
+package remoteaccess
+
+import "context"
+
+func read(context.Context) (State, error) {
+	m, err := macSharing("/")
+	return State{ScreenSharing: m}, err
+}

@@ -1,0 +1,116 @@
+package remoteaccess
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/registry"
+)
+
+func read(ctx context.Context) (State, error) {
+	st := State{RDP: rdpConfig(liveRegistry{})}
+	recs, err := wtsSessions(ctx)
+	for _, r := range recs {
+		if s, ok := r.session(); ok {
+			st.Sessions = append(st.Sessions, s)
+		}
+	}
+	return st, err
+}
+
+var procWTSQuerySessionInformationW = windows.NewLazySystemDLL("wtsapi32.dll").NewProc("WTSQuerySessionInformationW")
+
+// wtsSessions enumerates the sessions of this server and records, for each,
+// the buffers of the WTS_INFO_CLASS queries in wtsClasses. A query that
+// fails (a session ending meanwhile) leaves its class out.
+func wtsSessions(ctx context.Context) ([]wtsRecord, error) {
+	var infos *windows.WTS_SESSION_INFO
+	var count uint32
+	if err := windows.WTSEnumerateSessions(0, 0, 1, &infos, &count); err != nil {
+		return nil, fmt.Errorf("WTSEnumerateSessions: %w", err)
+	}
+	defer windows.WTSFreeMemory(uintptr(unsafe.Pointer(infos)))
+	var recs []wtsRecord
+	for _, si := range unsafe.Slice(infos, count) {
+		if err := ctx.Err(); err != nil {
+			return recs, err
+		}
+		rec := wtsRecord{ID: si.SessionID, State: si.State, info: map[uint32][]byte{}}
+		if si.State != wtsListen {
+			for _, class := range wtsClasses {
+				if b, err := wtsQuery(si.SessionID, class); err == nil {
+					rec.info[class] = b
+				}
+			}
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+// wtsQuery returns a copy of the buffer WTSQuerySessionInformationW fills
+// for one session and class (WTS_CURRENT_SERVER_HANDLE).
+func wtsQuery(id, class uint32) ([]byte, error) {
+	if err := procWTSQuerySessionInformationW.Find(); err != nil {
+		return nil, err
+	}
+	var buf *byte
+	var n uint32
+	r, _, err := procWTSQuerySessionInformationW.Call(0, uintptr(id), uintptr(class),
+		uintptr(unsafe.Pointer(&buf)), uintptr(unsafe.Pointer(&n)))
+	if r == 0 {
+		return nil, fmt.Errorf("WTSQuerySessionInformationW(%d, %d): %w", id, class, err)
+	}
+	if buf == nil {
+		return nil, errors.New("WTSQuerySessionInformationW: no buffer")
+	}
+	defer windows.WTSFreeMemory(uintptr(unsafe.Pointer(buf)))
+	return bytes.Clone(unsafe.Slice(buf, min(n, 64<<10))), nil
+}
+
+// liveRegistry reads the registry of this computer through regReader;
+// every call opens and closes its key.
+type liveRegistry struct{}
+
+func (liveRegistry) with(path string, access uint32, fn func(registry.Key)) bool {
+	root, rest, _ := strings.Cut(path, `\`)
+	if !strings.EqualFold(root, "HKLM") || rest == "" {
+		return false
+	}
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, rest, access)
+	if err != nil {
+		return false
+	}
+	defer k.Close()
+	fn(k)
+	return true
+}
+
+func (r liveRegistry) String(path, name string) (s string, ok bool) {
+	r.with(path, registry.QUERY_VALUE, func(k registry.Key) {
+		var err error
+		s, _, err = k.GetStringValue(name)
+		ok = err == nil
+	})
+	return s, ok
+}
+
+func (r liveRegistry) DWord(path, name string) (v uint32, ok bool) {
+	r.with(path, registry.QUERY_VALUE, func(k registry.Key) {
+		n, typ, err := k.GetIntegerValue(name)
+		v, ok = uint32(n), err == nil && typ == registry.DWORD
+	})
+	return v, ok
+}
+
+func (r liveRegistry) Subkeys(path string) (names []string) {
+	r.with(path, registry.ENUMERATE_SUB_KEYS, func(k registry.Key) {
+		names, _ = k.ReadSubKeyNames(-1)
+	})
+	return names
+}

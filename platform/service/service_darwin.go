@@ -1,0 +1,7 @@
+package service
+
+import "context"
+
+func list(ctx context.Context) ([]Service, error) {
+	return launchdJobs(ctx, "/")
+}

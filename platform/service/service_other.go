@@ -1,0 +1,9 @@
+//go:build !linux && !windows && !darwin
+
+package service
+
+import "context"
+
+func list(context.Context) ([]Service, error) {
+	return nil, ErrNotImplemented
+}

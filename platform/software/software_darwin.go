@@ -1,0 +1,7 @@
+package software
+
+import "context"
+
+func list(ctx context.Context) ([]Package, error) {
+	return macApps(ctx, "/")
+}
