@@ -91,3 +91,14 @@ lint: $(TOOLS)/staticcheck vet
 
 clean:
 	rm -rf bin dist
+
+# The remote-tool catalog (catalog/data/catalog.json and docs/catalog.md) is generated from the
+# vendored LOLRMM snapshot and the curated overrides in catalog/.
+.PHONY: catalog catalog-check
+catalog:
+	$(GO) run ./catalog/build
+
+# Fails when the committed catalog differs from what `make catalog` produces.
+catalog-check: catalog
+	@git diff --exit-code -- catalog/data docs/catalog.md || { echo "generated catalog is stale: run make catalog and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- catalog/data docs/catalog.md)" || { echo "make catalog produced uncommitted files:"; git status --porcelain -- catalog/data docs/catalog.md; exit 1; }

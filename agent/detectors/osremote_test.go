@@ -40,8 +40,8 @@ func TestOSRemoteSeesARealVNCListener(t *testing.T) {
 	if hit.GetEvidence()["service"] != "vnc" || hit.GetAttack() != "T1021.005" || hit.GetDetector() != "os_remote" {
 		t.Errorf("finding: %v", hit)
 	}
-	if hit.GetSeverity() != pb.Severity_SEVERITY_LOW || hit.GetEvidence()["known_name"] != "false" {
-		t.Errorf("loopback listener of an unknown process: severity %v, known_name %s", hit.GetSeverity(), hit.GetEvidence()["known_name"])
+	if hit.GetSeverity() != pb.Severity_SEVERITY_LOW || hit.GetEvidence()["recognised_by"] != "port 5901" {
+		t.Errorf("loopback listener of an unknown process: severity %v, recognised_by %q", hit.GetSeverity(), hit.GetEvidence()["recognised_by"])
 	}
 	if hit.GetEvidence()["pid"] != itoa(os.Getpid()) {
 		t.Errorf("pid %s, want %d", hit.GetEvidence()["pid"], os.Getpid())

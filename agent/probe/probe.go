@@ -69,6 +69,10 @@ func Identify(ctx context.Context, addr string, wait time.Duration) (Result, err
 	if v, ok := ParseRDPConfirm(buf[:n]); ok {
 		return Result{Protocol: RDP, Banner: v}, nil
 	}
+	// A slow RFB server (x11vnc polls its socket every ~100 ms) greets only now.
+	if v, ok := ParseRFBGreeting(buf[:n]); ok {
+		return Result{Protocol: RFB, Banner: v}, nil
+	}
 	return Result{}, nil
 }
 

@@ -36,6 +36,11 @@ func TestIdentify(t *testing.T) {
 		banner string
 	}{
 		{"vnc server", func(c net.Conn) { c.Write([]byte("RFB 003.008\n")); time.Sleep(time.Second) }, RFB, "RFB 003.008"},
+		{"slow vnc server", func(c net.Conn) {
+			time.Sleep(250 * time.Millisecond)
+			c.Write([]byte("RFB 003.008\n"))
+			time.Sleep(time.Second)
+		}, RFB, "RFB 003.008"},
 		{"rdp server", func(c net.Conn) {
 			req := make([]byte, 19)
 			if _, err := c.Read(req); err == nil && req[5] == 0xe0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/farmwatch/farmwatch/agent/detect"
 	_ "github.com/farmwatch/farmwatch/agent/detectors"
@@ -92,10 +93,18 @@ func BenchmarkScan(b *testing.B) {
 }
 
 // TestScanCapturedTree scans a captured laptop tree (Debian, Chicago time, German locale, an
-// x11vnc server on 5900, a RustDesk service) as `farmwatch-agent scan --root` does.
+// x11vnc server on 5900, RustDesk with its session-only connection manager, AnyDesk installed
+// as a service with an unattended-access password and a fresh incoming connection in its log,
+// TeamViewer under /opt) as `farmwatch-agent scan --root` does.
 func TestScanCapturedTree(t *testing.T) {
+	const root = "testdata/laptop"
+	trace := root + "/home/ana/.anydesk/connection_trace.txt"
+	now := time.Now()
+	if err := os.Chtimes(trace, now, now); err != nil {
+		t.Fatal(err)
+	}
 	s := newScanner(t)
-	s.Root = "testdata/laptop"
+	s.Root = root
 	rep, err := s.Scan(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -107,19 +116,65 @@ func TestScanCapturedTree(t *testing.T) {
 	if tm := f.GetTime(); tm.GetZone() != "America/Chicago" || tm.GetLocale() != "de_DE.UTF-8" {
 		t.Errorf("time: %v", tm)
 	}
-	if f.GetProcessCount() != 6 {
-		t.Errorf("process count %d, want 6", f.GetProcessCount())
-	}
-	if len(rep.GetFindings()) != 1 {
-		t.Fatalf("findings: %v", rep.GetFindings())
-	}
-	vnc := rep.GetFindings()[0]
-	if vnc.GetSignal() != "os_remote.enabled" || vnc.GetEvidence()["process"] != "x11vnc" || vnc.GetEvidence()["listen"] != "0.0.0.0:5900" {
-		t.Errorf("finding: %v", vnc)
+	if f.GetProcessCount() != 7 {
+		t.Errorf("process count %d, want 7", f.GetProcessCount())
 	}
 	for _, d := range rep.GetDetectors() {
 		if !d.GetOk() {
 			t.Errorf("%s failed on the captured tree: %s", d.GetName(), d.GetError())
 		}
 	}
+	for _, w := range []struct{ signal, key, evKey, evWant string }{
+		{"os_remote.enabled", "vnc:5900", "listen", "0.0.0.0:5900"},
+		{"remote_tool.installed", "anydesk", "packages", "dpkg:anydesk"},
+		{"remote_tool.installed", "anydesk", "services", "systemd:anydesk.service (enabled)"},
+		{"remote_tool.installed", "rustdesk", "packages", "dpkg:rustdesk"},
+		{"remote_tool.installed", "teamviewer", "packages", "opt:teamviewer"},
+		{"remote_tool.running", "rustdesk", "command_line", "/usr/bin/rustdesk --cm"},
+		{"remote_tool.running", "x11vnc", "pids", "3001"},
+		{"remote_tool.session", "rustdesk:process:2399", "marker", "session-only process"},
+		{"remote_tool.session", "anydesk:log:/home/ana/.anydesk/connection_trace.txt", "line", "Incoming 2026-11-21, 22:02 Passwd 812733501 812733501"},
+		{"remote_tool.unattended", "anydesk:/etc/anydesk/system.conf", "setting", "ad.anynet.pwd_hash"},
+		{"remote_tool.multiple", "multiple", "tools", "anydesk, rustdesk, teamviewer, x11vnc"},
+	} {
+		got := findingByKey(rep, w.signal, w.key)
+		if got == nil {
+			t.Errorf("no %s %s", w.signal, w.key)
+			continue
+		}
+		if got.GetEvidence()[w.evKey] != w.evWant {
+			t.Errorf("%s %s: %s = %q, want %q", w.signal, w.key, w.evKey, got.GetEvidence()[w.evKey], w.evWant)
+		}
+	}
+	// x11vnc's package was removed (config files left): not "installed" from dpkg.
+	if got := findingByKey(rep, "remote_tool.installed", "x11vnc"); got != nil {
+		t.Errorf("removed package reported installed: %v", got)
+	}
+	for _, f := range rep.GetFindings() {
+		if strings.Contains(f.GetEvidence()["setting"], "8e6ed7cd") {
+			t.Errorf("password hash leaked into evidence: %v", f)
+		}
+	}
+
+	// An old log line is history, not a session now.
+	old := now.Add(-2 * time.Hour)
+	if err := os.Chtimes(trace, old, old); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = s.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := findingByKey(rep, "remote_tool.session", "anydesk:log:/home/ana/.anydesk/connection_trace.txt"); got != nil {
+		t.Errorf("stale log reported as a session: %v", got)
+	}
+}
+
+func findingByKey(r *pb.Report, signal, key string) *pb.Finding {
+	for _, f := range r.GetFindings() {
+		if f.GetSignal() == signal && f.GetKey() == key {
+			return f
+		}
+	}
+	return nil
 }
