@@ -27,7 +27,8 @@ func init() {
 // Probe budget per scan: unknown listeners are asked what they speak, concurrently, and the
 // answer is remembered for the life of the listening process.
 const (
-	probeWait     = 200 * time.Millisecond
+	probeWait     = 350 * time.Millisecond // x11vnc greets 100-300 ms after accepting
+	probeRetries  = 3                      // silent listeners are asked again at later scans
 	probeParallel = 8
 	probeMax      = 32
 )
@@ -41,6 +42,7 @@ type osRemote struct {
 
 	mu     sync.Mutex
 	probed map[probeKey]probe.Result
+	silent map[probeKey]int // how often a listener said nothing
 }
 
 type probeKey struct {
@@ -53,7 +55,7 @@ func newOSRemote(log *slog.Logger) (detect.Detector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &osRemote{log: log, probed: map[probeKey]probe.Result{}}, nil
+	return &osRemote{log: log, probed: map[probeKey]probe.Result{}, silent: map[probeKey]int{}}, nil
 }
 
 // server is one identified remote-desktop listener.
@@ -256,11 +258,18 @@ func (d *osRemote) probe(ctx context.Context, unknown []server) []probed {
 	wg.Wait()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.probed) > 4096 {
+	if len(d.probed)+len(d.silent) > 4096 {
 		clear(d.probed) // processes come and go; keep the memory bounded
+		clear(d.silent)
 	}
 	for i, u := range todo {
-		d.probed[probeKey{u.proc.GetPid(), u.proc.GetStarted().GetSeconds(), u.sock.GetLocalPort()}] = results[i]
+		k := probeKey{u.proc.GetPid(), u.proc.GetStarted().GetSeconds(), u.sock.GetLocalPort()}
+		if r := results[i]; !r.Silent || d.silent[k]+1 >= probeRetries {
+			d.probed[k] = r
+			delete(d.silent, k)
+		} else {
+			d.silent[k]++
+		}
 		out = append(out, probed{u, results[i]})
 	}
 	// The IPv6 twin of a probed IPv4 listener shares its answer.

@@ -480,9 +480,9 @@ func (d *remoteTool) sessions(x *toolIndex, i int, run *hit, env *detect.Env, no
 	for _, r := range x.session[i] {
 		switch r.m.Kind {
 		case "process":
-			want := strings.ToLower(r.m.Process)
+			want := strings.TrimSuffix(strings.ToLower(r.m.Process), ".exe")
 			for _, p := range env.Facts.GetProcesses() {
-				if !containsString(names(p), want) || (r.m.Args != "" && !strings.Contains(p.GetCommandLine(), r.m.Args)) {
+				if !hasName(p, want) || (r.m.Args != "" && !strings.Contains(p.GetCommandLine(), r.m.Args)) {
 					continue
 				}
 				session("process:"+strconv.Itoa(int(p.GetPid())), fmt.Sprintf("%s session: %s is running", t.Name, p.GetName()), map[string]string{
@@ -545,9 +545,10 @@ func (d *remoteTool) sessions(x *toolIndex, i int, run *hit, env *detect.Env, no
 	return out
 }
 
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
+// hasName says whether p goes by name (lowercase, without ".exe"), with or without ".exe".
+func hasName(p *pb.Process, name string) bool {
+	for _, n := range names(p) {
+		if strings.TrimSuffix(n, ".exe") == name {
 			return true
 		}
 	}

@@ -28,6 +28,9 @@ type Result struct {
 	Protocol Protocol
 	// Banner is the protocol's own greeting, e.g. "RFB 003.008", or the RDP negotiation result.
 	Banner string
+	// Silent is true when the listener said nothing at all in time: a slow or busy server may
+	// answer another time, so the result is worth retrying.
+	Silent bool
 }
 
 // rdpConnectionRequest is an X.224 Connection Request (TPKT + X.224 CR + RDP_NEG_REQ asking for
@@ -65,7 +68,10 @@ func Identify(ctx context.Context, addr string, wait time.Duration) (Result, err
 		return Result{}, nil
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
-	n, _ = readSome(conn, buf)
+	n, err = readSome(conn, buf)
+	if n == 0 && isTimeout(err) {
+		return Result{Silent: true}, nil
+	}
 	if v, ok := ParseRDPConfirm(buf[:n]); ok {
 		return Result{Protocol: RDP, Banner: v}, nil
 	}

@@ -56,6 +56,9 @@ func TestIdentify(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
+		if got.Silent != (tc.name == "silent server") {
+			t.Errorf("%s: silent = %v", tc.name, got.Silent)
+		}
 		if got.Protocol != tc.want || got.Banner != tc.banner {
 			t.Errorf("%s: got %+v, want %s %q", tc.name, got, tc.want, tc.banner)
 		}

@@ -1,0 +1,124 @@
+package detectors
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/farmwatch/farmwatch/agent/detect"
+	"github.com/farmwatch/farmwatch/catalog"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// detectFacts runs the remote_tool detector over facts as an agent on goos would report them.
+// The inventory comes from an empty captured tree, so only processes and sockets count.
+func detectFacts(t *testing.T, goos string, procs ...*pb.Process) []*pb.Finding {
+	t.Helper()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := newRemoteTool(nil)
+	fs, err := d.Detect(context.Background(), &detect.Env{
+		Root:    t.TempDir(),
+		Facts:   &pb.Facts{Host: &pb.HardwareIdentity{Os: goos}, Processes: procs},
+		Catalog: cat,
+		Now:     time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func bySignalKey(fs []*pb.Finding, signal, key string) *pb.Finding {
+	for _, f := range fs {
+		if f.GetSignal() == signal && f.GetKey() == key {
+			return f
+		}
+	}
+	return nil
+}
+
+func TestRemoteToolOnWindowsProcesses(t *testing.T) {
+	// Recorded from a Windows 11 machine receiving a TeamViewer session: the service, the tray
+	// app, and the session-only desktop process with its IPC arguments.
+	fs := detectFacts(t, "windows",
+		&pb.Process{Pid: 4120, Ppid: 688, Name: "TeamViewer_Service.exe", Executable: `C:\Program Files\TeamViewer\TeamViewer_Service.exe`,
+			Sockets: []*pb.Socket{{Protocol: "tcp", LocalAddress: "10.0.0.8", LocalPort: 50412, RemoteAddress: "213.227.162.11", RemotePort: 5938, State: "ESTABLISHED"}}},
+		&pb.Process{Pid: 6020, Ppid: 4120, Name: "TeamViewer_Desktop.exe", Executable: `C:\Program Files\TeamViewer\TeamViewer_Desktop.exe`,
+			CommandLine: `"C:\Program Files\TeamViewer\TeamViewer_Desktop.exe" --IPCport 5939 --Module 1`},
+		&pb.Process{Pid: 7100, Ppid: 5000, Name: "AnyDesk.exe", Executable: `C:\Users\ana\Downloads\AnyDesk.exe`},
+	)
+	running := bySignalKey(fs, "remote_tool.running", "teamviewer")
+	if running == nil || !strings.Contains(running.GetEvidence()["pids"], "4120") || !strings.Contains(running.GetEvidence()["pids"], "6020") {
+		t.Fatalf("teamviewer running: %v", running)
+	}
+	if s := bySignalKey(fs, "remote_tool.session", "teamviewer:process:6020"); s == nil || s.GetSeverity() != pb.Severity_SEVERITY_HIGH {
+		t.Errorf("no TeamViewer session from TeamViewer_Desktop.exe: %v", fs)
+	}
+	if bySignalKey(fs, "remote_tool.running", "anydesk") == nil {
+		t.Error("portable AnyDesk not found by name")
+	}
+	if m := bySignalKey(fs, "remote_tool.multiple", "multiple"); m == nil || !strings.Contains(m.GetEvidence()["tools"], "anydesk") {
+		t.Errorf("multiple vendors: %v", m)
+	}
+}
+
+func TestRemoteToolIdleIsNotASession(t *testing.T) {
+	// RustDesk's idle service talks to hbbs on 21116 only; a relayed session adds hbbr 21117.
+	service := &pb.Process{Pid: 900, Name: "rustdesk", Executable: "/usr/bin/rustdesk", CommandLine: "/usr/bin/rustdesk --service",
+		Sockets: []*pb.Socket{{Protocol: "tcp", LocalAddress: "192.168.1.20", LocalPort: 40100, RemoteAddress: "203.0.113.7", RemotePort: 21116, State: "ESTABLISHED"}}}
+	fs := detectFacts(t, "linux", service)
+	for _, f := range fs {
+		if f.GetSignal() == "remote_tool.session" {
+			t.Fatalf("idle RustDesk reported in a session: %v", f)
+		}
+	}
+	if bySignalKey(fs, "remote_tool.running", "rustdesk") == nil {
+		t.Fatal("rustdesk not running")
+	}
+	service.Sockets = append(service.Sockets, &pb.Socket{Protocol: "tcp", LocalAddress: "192.168.1.20", LocalPort: 40102, RemoteAddress: "203.0.113.9", RemotePort: 21117, State: "ESTABLISHED"})
+	fs = detectFacts(t, "linux", service)
+	s := bySignalKey(fs, "remote_tool.session", "rustdesk:relay:203.0.113.9:21117")
+	if s == nil || s.GetEvidence()["relay"] != "203.0.113.9:21117" {
+		t.Fatalf("relayed session: %v", fs)
+	}
+}
+
+func TestRemoteToolOnMacProcesses(t *testing.T) {
+	fs := detectFacts(t, "darwin", &pb.Process{Pid: 301, Name: "AnyDesk", Executable: "/Applications/AnyDesk.app/Contents/MacOS/AnyDesk"})
+	r := bySignalKey(fs, "remote_tool.running", "anydesk")
+	if r == nil {
+		t.Fatalf("AnyDesk on macOS: %v", fs)
+	}
+	// Linux names never match on another OS's facts, and an unrelated process matches nothing.
+	if fs := detectFacts(t, "darwin", &pb.Process{Pid: 1, Name: "launchd", Executable: "/sbin/launchd"}); len(fs) != 0 {
+		t.Errorf("launchd matched: %v", fs)
+	}
+}
+
+func TestGlobRegexp(t *testing.T) {
+	for _, tc := range []struct {
+		glob, goos, path string
+		want             bool
+	}{
+		{`C:\Program Files\TeamViewer\*`, "windows", `c:\program files\teamviewer\TeamViewer.exe`, true},
+		{`%ProgramData%\AnyDesk\*`, "windows", `C:\ProgramData\AnyDesk\service.conf`, true},
+		{`**\*-qs-*.exe`, "windows", `C:\Users\a\Downloads\rustdesk-1.2-qs-x.exe`, true},
+		{`/opt/teamviewer`, "linux", "/opt/teamviewer/tv_bin/TeamViewer", true},
+		{`/opt/teamviewer`, "linux", "/opt/teamviewers", false},
+		{`~/.config/rustdesk/*`, "linux", "/home/ana/.config/rustdesk/RustDesk.toml", true},
+		{`/usr/bin/rustdesk`, "linux", "/usr/bin/RUSTDESK", false},
+		{`/Applications/AnyDesk.app`, "darwin", "/Applications/anydesk.app/Contents/MacOS/AnyDesk", true},
+	} {
+		re, err := globRegexp(tc.glob, tc.goos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := re.MatchString(tc.path); got != tc.want {
+			t.Errorf("%s ~ %s = %v, want %v (%s)", tc.glob, tc.path, got, tc.want, re)
+		}
+	}
+}
