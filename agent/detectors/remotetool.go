@@ -95,7 +95,21 @@ type toolIndex struct {
 	config   [][]configRule
 	relay    []map[uint32]bool // per tool: remote ports that only carry sessions
 	listen   []map[uint32]bool // per tool: ports it listens on for sessions
+	// prefixes are Windows uninstall DisplayName prefixes ("TeamViewer" matches "TeamViewer 15").
+	prefixes []prefixRule
+	// ports are the distinctive remote ports of curated tools (not 80/443/3478...), for
+	// recognising renamed builds and forks by whom they talk to.
+	ports map[uint32][]int
 }
+
+type prefixRule struct {
+	prefix string
+	tool   int
+}
+
+// commonPorts carry everything and say nothing about which tool is talking.
+var commonPorts = map[uint32]bool{20: true, 21: true, 22: true, 25: true, 53: true, 80: true, 123: true, 443: true, 465: true,
+	587: true, 853: true, 993: true, 1194: true, 3478: true, 3479: true, 5349: true, 8080: true, 8443: true, 19302: true}
 
 type pathRule struct {
 	re   *regexp.Regexp
@@ -119,7 +133,7 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 	if d.idxFor == c && d.idxOS == goos {
 		return d.idx
 	}
-	x := &toolIndex{procs: map[string][]int{}, packages: map[string][]int{}, services: map[string][]int{}}
+	x := &toolIndex{procs: map[string][]int{}, packages: map[string][]int{}, services: map[string][]int{}, ports: map[uint32][]int{}}
 	for i := range c.RemoteTools {
 		t := &c.RemoteTools[i]
 		x.tools = append(x.tools, t)
@@ -138,6 +152,11 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 		if ind != nil {
 			add(x.procs, ind.Processes)
 			add(x.packages, ind.Packages)
+			if goos == "windows" {
+				for _, p := range ind.Packages {
+					x.prefixes = append(x.prefixes, prefixRule{strings.ToLower(p), i})
+				}
+			}
 			add(x.packages, ind.BundleIDs)
 			add(x.services, ind.Services, ".service", ".plist")
 			for _, g := range ind.Paths {
@@ -170,12 +189,15 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 		x.config = append(x.config, cr)
 		relay, listen := map[uint32]bool{}, map[uint32]bool{}
 		for _, p := range t.Network.Ports {
-			for port := p.Port; port <= max(p.Port, p.To); port++ {
+			for port := p.Port; port <= max(p.Port, p.To) && port-p.Port < 64; port++ {
 				switch p.Role {
 				case "relay":
 					relay[port] = true
 				case "listen":
 					listen[port] = true
+				}
+				if t.Deep && p.Protocol == "tcp" && (p.Role == "relay" || p.Role == "rendezvous") && !commonPorts[port] && !containsInt(x.ports[port], i) {
+					x.ports[port] = append(x.ports[port], i)
 				}
 			}
 		}
@@ -298,6 +320,18 @@ func (d *remoteTool) Detect(ctx context.Context, env *detect.Env) ([]*pb.Finding
 				}
 			}
 		}
+		if len(matched) == 0 {
+			// Not known by name or path: a renamed build or a fork still talks to its tool's
+			// rendezvous and relay ports.
+			for _, s := range p.GetSockets() {
+				if !isTCP(s) || s.GetState() != "ESTABLISHED" || isLoopback(s.GetRemoteAddress()) {
+					continue
+				}
+				for _, i := range x.ports[s.GetRemotePort()] {
+					matched[i] = fmt.Sprintf("connection to %s port %d (%s)", x.tools[i].Name, s.GetRemotePort(), hostPort(s.GetRemoteAddress(), s.GetRemotePort()))
+				}
+			}
+		}
 		for i, how := range matched {
 			h := get(running, i)
 			h.procs = append(h.procs, p)
@@ -306,8 +340,50 @@ func (d *remoteTool) Detect(ctx context.Context, env *detect.Env) ([]*pb.Finding
 	}
 
 	inv := d.inventory(ctx, env.Root, now)
+	installed := matchInventory(x, inv)
+
+	var out []*pb.Finding
+	for i, h := range installed {
+		out = append(out, installedFinding(x.tools[i], h))
+	}
+	for i, h := range running {
+		out = append(out, runningFinding(x.tools[i], h, env.Facts))
+	}
+	for i := range x.tools {
+		out = append(out, d.sessions(x, i, running[i], env, now)...)
+		out = append(out, d.unattended(x, i, env.Root)...)
+	}
+	if f := multipleFinding(x, installed, running); f != nil {
+		out = append(out, f)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Signal != out[j].Signal {
+			return out[i].Signal < out[j].Signal
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out, inv.err
+}
+
+// matchInventory finds the tools among installed packages and services.
+func matchInventory(x *toolIndex, inv inventory) map[int]*hit {
 	installed := map[int]*hit{}
+	get := func(m map[int]*hit, i int) *hit {
+		if m[i] == nil {
+			m[i] = &hit{how: map[string]bool{}}
+		}
+		return m[i]
+	}
 	for _, pk := range inv.packages {
+		if pk.Source == "windows" {
+			name := strings.ToLower(pk.Name)
+			for _, r := range x.prefixes {
+				if strings.HasPrefix(name, r.prefix) {
+					h := get(installed, r.tool)
+					h.packages = appendUnique(h.packages, "windows:"+pk.Name)
+				}
+			}
+		}
 		keys := []string{strings.ToLower(pk.Name), strings.ToLower(pk.ID)}
 		for _, k := range keys {
 			if k == "" {
@@ -351,27 +427,7 @@ func (d *remoteTool) Detect(ctx context.Context, env *detect.Env) ([]*pb.Finding
 		}
 	}
 
-	var out []*pb.Finding
-	for i, h := range installed {
-		out = append(out, installedFinding(x.tools[i], h))
-	}
-	for i, h := range running {
-		out = append(out, runningFinding(x.tools[i], h, env.Facts))
-	}
-	for i := range x.tools {
-		out = append(out, d.sessions(x, i, running[i], env, now)...)
-		out = append(out, d.unattended(x, i, env.Root)...)
-	}
-	if f := multipleFinding(x, installed, running); f != nil {
-		out = append(out, f)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Signal != out[j].Signal {
-			return out[i].Signal < out[j].Signal
-		}
-		return out[i].Key < out[j].Key
-	})
-	return out, inv.err
+	return installed
 }
 
 func appendUnique(s []string, v string) []string {
@@ -444,8 +500,12 @@ func runningFinding(t *catalog.Tool, h *hit, facts *pb.Facts) *pb.Finding {
 	if parent := findProcess(facts, p.GetPpid()); parent != nil {
 		ev["parent"] = parent.GetName() + " (" + strconv.Itoa(int(parent.GetPid())) + ")"
 	}
+	conf := confidence(t, 0.95, 0.7)
+	if len(how) == 1 && strings.HasPrefix(how[0], "connection to ") {
+		conf = 0.6 // only whom it talks to says so
+	}
 	return &pb.Finding{
-		Signal: "remote_tool.running", Severity: pb.Severity_SEVERITY_MEDIUM, Confidence: confidence(t, 0.95, 0.7),
+		Signal: "remote_tool.running", Severity: pb.Severity_SEVERITY_MEDIUM, Confidence: conf,
 		Title: t.Name + " is running", Attack: t.Attack, Key: t.ID, Evidence: ev,
 	}
 }

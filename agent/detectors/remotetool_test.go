@@ -2,12 +2,15 @@ package detectors
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/farmwatch/farmwatch/agent/detect"
 	"github.com/farmwatch/farmwatch/catalog"
+	"github.com/farmwatch/farmwatch/platform/service"
+	"github.com/farmwatch/farmwatch/platform/software"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -120,5 +123,51 @@ func TestGlobRegexp(t *testing.T) {
 		if got := re.MatchString(tc.path); got != tc.want {
 			t.Errorf("%s ~ %s = %v, want %v (%s)", tc.glob, tc.path, got, tc.want, re)
 		}
+	}
+}
+
+func TestRenamedForkIsRecognisedByItsPorts(t *testing.T) {
+	// A rebranded RustDesk build under a meaningless name, registered with a self-hosted hbbs.
+	fork := &pb.Process{Pid: 4242, Name: "svc-helper", Executable: "/opt/acme/svc-helper",
+		Sockets: []*pb.Socket{{Protocol: "tcp", LocalAddress: "192.168.1.20", LocalPort: 51000, RemoteAddress: "198.51.100.44", RemotePort: 21116, State: "ESTABLISHED"}}}
+	fs := detectFacts(t, "linux", fork)
+	r := bySignalKey(fs, "remote_tool.running", "rustdesk")
+	if r == nil || !strings.Contains(r.GetEvidence()["recognised_by"], "port 21116") || r.GetConfidence() != 0.6 {
+		t.Fatalf("renamed fork: %v", fs)
+	}
+	// Talking to 443 says nothing about the tool.
+	web := &pb.Process{Pid: 4243, Name: "curl", Sockets: []*pb.Socket{{Protocol: "tcp", RemoteAddress: "198.51.100.44", RemotePort: 443, State: "ESTABLISHED"}}}
+	if fs := detectFacts(t, "linux", web); len(fs) != 0 {
+		t.Fatalf("443 matched a tool: %v", fs)
+	}
+}
+
+func TestInventoryMatchingPerOS(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &remoteTool{}
+	win := matchInventory(d.index(cat, "windows"), inventory{
+		packages: []software.Package{{Name: "TeamViewer 15", Source: "windows", ID: "TeamViewer"}, {Name: "Notepad++ (64-bit x64)", Source: "windows"}},
+		services: []service.Service{{Name: "AnyDesk", Manager: "scm", Program: `C:\Program Files (x86)\AnyDesk\AnyDesk.exe`, Enabled: true}},
+	})
+	mac := matchInventory(d.index(cat, "darwin"), inventory{
+		packages: []software.Package{{Name: "AnyDesk", Source: "macos-app", ID: "com.philandro.anydesk", Path: "/Applications/AnyDesk.app"}},
+		services: []service.Service{{Name: "com.carriez.RustDesk_service", Manager: "launchd", Enabled: true}},
+	})
+	ids := func(m map[int]*hit, x *toolIndex) string {
+		var out []string
+		for i := range m {
+			out = append(out, x.tools[i].ID)
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	if got := ids(win, d.index(cat, "windows")); got != "anydesk,teamviewer" {
+		t.Errorf("windows inventory matched %q", got)
+	}
+	if got := ids(mac, d.index(cat, "darwin")); got != "anydesk,rustdesk" {
+		t.Errorf("macOS inventory matched %q", got)
 	}
 }

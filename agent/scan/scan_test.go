@@ -130,7 +130,7 @@ func TestScanCapturedTree(t *testing.T) {
 		{"remote_tool.installed", "anydesk", "services", "systemd:anydesk.service (enabled)"},
 		{"remote_tool.installed", "rustdesk", "packages", "dpkg:rustdesk"},
 		{"remote_tool.installed", "teamviewer", "packages", "opt:teamviewer"},
-		{"remote_tool.running", "rustdesk", "command_line", "/usr/bin/rustdesk --cm"},
+		{"remote_tool.running", "rustdesk", "pids", "2345, 2399"},
 		{"remote_tool.running", "x11vnc", "pids", "3001"},
 		{"remote_tool.session", "rustdesk:process:2399", "marker", "session-only process"},
 		{"remote_tool.session", "anydesk:log:/home/ana/.anydesk/connection_trace.txt", "line", "Incoming 2026-11-21, 22:02 Passwd 812733501 812733501"},
