@@ -45,6 +45,12 @@ type osRemote struct {
 	silent map[probeKey]int // how often a listener said nothing
 }
 
+// noProbe are ports of well-known services that are not remote desktops; probing them would only
+// put a malformed request in their logs.
+var noProbe = map[uint32]bool{22: true, 25: true, 53: true, 80: true, 110: true, 143: true, 443: true, 587: true, 631: true,
+	993: true, 995: true, 1433: true, 1521: true, 3306: true, 5353: true, 5432: true, 6379: true, 8080: true, 8443: true,
+	9200: true, 11211: true, 27017: true}
+
 type probeKey struct {
 	pid     int32
 	started int64
@@ -94,7 +100,7 @@ func (d *osRemote) Detect(ctx context.Context, env *detect.Env) ([]*pb.Finding, 
 				servers = append(servers, server{l, p, s, "process name " + p.GetName()})
 			} else if l, ok := byPort[s.GetLocalPort()]; ok {
 				servers = append(servers, server{l, p, s, fmt.Sprintf("port %d", s.GetLocalPort())})
-			} else {
+			} else if !noProbe[s.GetLocalPort()] {
 				unknown = append(unknown, server{proc: p, sock: s})
 			}
 		}
