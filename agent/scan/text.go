@@ -10,6 +10,17 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
+// meaning says in plain words what each signal means for the person reading the scan.
+var meaning = map[string]string{
+	"remote_tool.installed":  "remote-control software is installed on this laptop",
+	"remote_tool.running":    "remote-control software is running now",
+	"remote_tool.session":    "someone is connected to this laptop through it right now",
+	"remote_tool.unattended": "it is set up so that someone can connect without anyone at the laptop accepting",
+	"remote_tool.multiple":   "several remote-control products from different vendors are on one laptop",
+	"os_remote.enabled":      "this laptop accepts remote-desktop connections",
+	"os_remote.session":      "someone is connected to this laptop's remote desktop right now",
+}
+
 var severityWord = map[pb.Severity]string{
 	pb.Severity_SEVERITY_UNSPECIFIED: "NOTE",
 	pb.Severity_SEVERITY_INFO:        "INFO",
@@ -67,6 +78,9 @@ func WriteText(w io.Writer, r *pb.Report) error {
 				fmt.Fprintf(&b, " (ATT&CK %s)", x.GetAttack())
 			}
 			b.WriteString("\n")
+			if m, ok := meaning[x.GetSignal()]; ok {
+				fmt.Fprintf(&b, "      means: %s\n", m)
+			}
 			keys := make([]string, 0, len(x.GetEvidence()))
 			for k := range x.GetEvidence() {
 				keys = append(keys, k)
