@@ -12,6 +12,9 @@ import (
 	"golang.org/x/sys/windows/registry"
 )
 
+// wtsClasses are queried for every session, in this order.
+var wtsClasses = []uint32{wtsUserName, wtsDomainName, wtsClientBuildNumber, wtsClientName, wtsClientAddress, wtsClientProtocolType}
+
 func read(ctx context.Context) (State, error) {
 	st := State{RDP: rdpConfig(liveRegistry{})}
 	recs, err := wtsSessions(ctx)

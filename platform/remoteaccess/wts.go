@@ -17,9 +17,6 @@ const (
 	wtsClientProtocolType = 16
 )
 
-// wtsClasses are queried for every session, in this order.
-var wtsClasses = []uint32{wtsUserName, wtsDomainName, wtsClientBuildNumber, wtsClientName, wtsClientAddress, wtsClientProtocolType}
-
 // wtsListen is WTSListen in WTS_CONNECTSTATE_CLASS.
 const wtsListen = 6
 
