@@ -33,6 +33,9 @@ type Catalog struct {
 	OSRemoteListeners []Listener `json:"os_remote_listeners"`
 	// RemoteTools are the remote-control, remote-support and tunnelling products, sorted by ID.
 	RemoteTools []Tool `json:"remote_tools"`
+	// Hardware are the KVM, injector, capture and jiggler identities and their benign
+	// look-alikes (kvm.go).
+	Hardware Hardware `json:"hardware"`
 }
 
 // Listener is an OS remote-access service recognised by the port it listens on.
@@ -158,6 +161,9 @@ func (c *Catalog) Validate() error {
 			return fmt.Errorf("%s: id: duplicate %q", at, t.ID)
 		}
 		seen[t.ID] = true
+	}
+	if err := c.Hardware.Validate(); err != nil {
+		return fmt.Errorf("hardware.%w", err)
 	}
 	return nil
 }

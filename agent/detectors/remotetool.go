@@ -19,6 +19,7 @@ import (
 
 	"github.com/farmwatch/farmwatch/agent/detect"
 	"github.com/farmwatch/farmwatch/catalog"
+	"github.com/farmwatch/farmwatch/platform/codesign"
 	"github.com/farmwatch/farmwatch/platform/service"
 	"github.com/farmwatch/farmwatch/platform/software"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -42,7 +43,8 @@ type remoteTool struct {
 	idxFor  *catalog.Catalog
 	idxOS   string
 	idx     *toolIndex
-	invAt   time.Time // installed-software cache, live system only
+	sigs    map[sigKey]sigEntry // code signatures by executable, for the life of the file
+	invAt   time.Time           // installed-software cache, live system only
 	invRoot string
 	inv     inventory
 }
@@ -52,6 +54,49 @@ func newRemoteTool(log *slog.Logger) (detect.Detector, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &remoteTool{log: log}, nil
+}
+
+type sigKey struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+type sigEntry struct {
+	sig codesign.Signature
+	ok  bool
+}
+
+// signature reads (once per file version) who signed an executable.
+func (d *remoteTool) signature(root, exe string) (codesign.Signature, bool) {
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	if exe == "" {
+		return codesign.Signature{}, false
+	}
+	path := exe
+	if root != "" && root != "/" {
+		path = filepath.Join(root, exe)
+	}
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return codesign.Signature{}, false
+	}
+	k := sigKey{path, st.Size(), st.ModTime().UnixNano()}
+	d.mu.Lock()
+	e, hit := d.sigs[k]
+	d.mu.Unlock()
+	if hit {
+		return e.sig, e.ok
+	}
+	sig, err := codesign.Read(path)
+	e = sigEntry{sig, err == nil && (sig.Subject != "" || sig.TeamID != "" || sig.Identifier != "")}
+	d.mu.Lock()
+	if d.sigs == nil || len(d.sigs) > 4096 {
+		d.sigs = map[sigKey]sigEntry{}
+	}
+	d.sigs[k] = e
+	d.mu.Unlock()
+	return e.sig, e.ok
 }
 
 // inventoryTTL bounds how often the package database and service definitions are re-read on a
@@ -97,6 +142,8 @@ type toolIndex struct {
 	listen   []map[uint32]bool // per tool: ports it listens on for sessions
 	// prefixes are Windows uninstall DisplayName prefixes ("TeamViewer" matches "TeamViewer 15").
 	prefixes []prefixRule
+	// signers are code-signing subjects, organizations, Apple team ids and identifiers.
+	signers map[string][]int
 	// ports are the distinctive remote ports of curated tools (not 80/443/3478...), for
 	// recognising renamed builds and forks by whom they talk to.
 	ports map[uint32][]int
@@ -133,7 +180,7 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 	if d.idxFor == c && d.idxOS == goos {
 		return d.idx
 	}
-	x := &toolIndex{procs: map[string][]int{}, packages: map[string][]int{}, services: map[string][]int{}, ports: map[uint32][]int{}}
+	x := &toolIndex{procs: map[string][]int{}, packages: map[string][]int{}, services: map[string][]int{}, ports: map[uint32][]int{}, signers: map[string][]int{}}
 	for i := range c.RemoteTools {
 		t := &c.RemoteTools[i]
 		x.tools = append(x.tools, t)
@@ -152,6 +199,8 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 		if ind != nil {
 			add(x.procs, ind.Processes)
 			add(x.packages, ind.Packages)
+			add(x.signers, ind.Signers)
+			add(x.signers, ind.BundleIDs)
 			if goos == "windows" {
 				for _, p := range ind.Packages {
 					x.prefixes = append(x.prefixes, prefixRule{strings.ToLower(p), i})
@@ -317,6 +366,16 @@ func (d *remoteTool) Detect(ctx context.Context, env *detect.Env) ([]*pb.Finding
 			for _, r := range x.paths {
 				if _, ok := matched[r.tool]; !ok && r.re.MatchString(exe) {
 					matched[r.tool] = "install path " + r.glob
+				}
+			}
+		}
+		if len(matched) == 0 && goos != "linux" {
+			// Not known by name or path: a renamed build still carries its vendor's signature.
+			if sig, ok := d.signature(env.Root, p.GetExecutable()); ok {
+				for _, k := range []string{sig.Subject, sig.Organization, sig.TeamID, sig.Identifier} {
+					for _, i := range x.signers[strings.ToLower(k)] {
+						matched[i] = "code signer " + firstNonEmpty(sig.Subject, k) + " (read from the file, not verified)"
+					}
 				}
 			}
 		}

@@ -18,13 +18,19 @@ import (
 // The inventory comes from an empty captured tree, so only processes and sockets count.
 func detectFacts(t *testing.T, goos string, procs ...*pb.Process) []*pb.Finding {
 	t.Helper()
+	return detectFactsIn(t, t.TempDir(), goos, procs...)
+}
+
+// detectFactsIn is detectFacts over a captured tree at root (executables are read from it).
+func detectFactsIn(t *testing.T, root, goos string, procs ...*pb.Process) []*pb.Finding {
+	t.Helper()
 	cat, err := catalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
 	d, _ := newRemoteTool(nil)
 	fs, err := d.Detect(context.Background(), &detect.Env{
-		Root:    t.TempDir(),
+		Root:    root,
 		Facts:   &pb.Facts{Host: &pb.HardwareIdentity{Os: goos}, Processes: procs},
 		Catalog: cat,
 		Now:     time.Now(),

@@ -47,13 +47,18 @@ func Build(fsys fs.FS) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	hw, err := readHardware(fsys)
+	if err != nil {
+		return nil, err
+	}
 	slices.Sort(st.MalformedDomains)
 	st.MalformedDomains = slices.Compact(st.MalformedDomains)
-	c := &catalog.Catalog{OSRemoteListeners: listeners, RemoteTools: tools}
+	c := &catalog.Catalog{OSRemoteListeners: listeners, RemoteTools: tools, Hardware: *hw}
 	content, err := json.Marshal(struct {
 		L []catalog.Listener `json:"os_remote_listeners"`
 		T []catalog.Tool     `json:"remote_tools"`
-	}{c.OSRemoteListeners, c.RemoteTools})
+		H catalog.Hardware   `json:"hardware"`
+	}{c.OSRemoteListeners, c.RemoteTools, c.Hardware})
 	if err != nil {
 		return nil, err
 	}

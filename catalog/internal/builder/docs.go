@@ -47,6 +47,7 @@ type docsData struct {
 	Header, Rule                                         string
 	Rows                                                 []string
 	Categories, PortRoles, SessionKinds, OSNames, Origin string
+	HW                                                   hwDocs
 }
 
 func renderDocs(c *catalog.Catalog, st *Stats) ([]byte, error) {
@@ -59,6 +60,7 @@ func renderDocs(c *catalog.Catalog, st *Stats) ([]byte, error) {
 		SessionKinds:    strings.Join(catalog.SessionKinds, ", "),
 		OSNames:         strings.Join(catalog.OSNames, ", "),
 		Origin:          strings.Join(catalog.Origins, ", "),
+		HW:              renderHardware(&c.Hardware),
 	}
 	for _, k := range []string{"RAT", "RMM"} {
 		d.CategoryMap = append(d.CategoryMap, [2]string{k, categoryMap[k]})
