@@ -68,7 +68,7 @@ type USBIdentity struct {
 	// the allowlist.
 	Attack  string   `json:"attack,omitempty"`
 	Note    string   `json:"note,omitempty"`
-	Sources []string `json:"sources"`
+	Sources []string `json:"sources,omitempty"`
 }
 
 // DisplayIdentity is an EDID a KVM or capture device presents as the laptop's monitor. Every
@@ -88,7 +88,7 @@ type DisplayIdentity struct {
 	Confidence float64  `json:"confidence"`
 	Attack     string   `json:"attack,omitempty"`
 	Note       string   `json:"note,omitempty"`
-	Sources    []string `json:"sources"`
+	Sources    []string `json:"sources,omitempty"`
 }
 
 // InquiryIdentity is the SCSI inquiry of a KVM's virtual media (vendor 8, product 16,
@@ -102,7 +102,7 @@ type InquiryIdentity struct {
 	Revision   string   `json:"revision,omitempty"`
 	Confidence float64  `json:"confidence"`
 	Note       string   `json:"note,omitempty"`
-	Sources    []string `json:"sources"`
+	Sources    []string `json:"sources,omitempty"`
 }
 
 // HIDDescriptor is a known HID report descriptor. Hash is the first 16 lowercase hex digits
@@ -117,7 +117,7 @@ type HIDDescriptor struct {
 	// DIY projects (the kernel's sample keyboard, NicoHood's BootMouse).
 	Specificity string   `json:"specificity"`
 	Note        string   `json:"note,omitempty"`
-	Sources     []string `json:"sources"`
+	Sources     []string `json:"sources,omitempty"`
 }
 
 // GadgetVendor is a USB vendor id used by Linux USB gadget defaults.
