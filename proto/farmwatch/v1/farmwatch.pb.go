@@ -931,6 +931,10 @@ type Facts struct {
 	ProcessCount      uint32                 `protobuf:"varint,5,opt,name=process_count,json=processCount,proto3" json:"process_count,omitempty"`                // processes seen; may exceed len(processes) when the list was capped
 	ProcessesVanished uint32                 `protobuf:"varint,6,opt,name=processes_vanished,json=processesVanished,proto3" json:"processes_vanished,omitempty"` // exited between being listed and being read; skipped
 	ProcessesPartial  uint32                 `protobuf:"varint,7,opt,name=processes_partial,json=processesPartial,proto3" json:"processes_partial,omitempty"`    // read only in part (access denied)
+	UsbDevices        []*UsbDevice           `protobuf:"bytes,8,rep,name=usb_devices,json=usbDevices,proto3" json:"usb_devices,omitempty"`
+	Displays          []*Display             `protobuf:"bytes,9,rep,name=displays,proto3" json:"displays,omitempty"`
+	Disks             []*Disk                `protobuf:"bytes,10,rep,name=disks,proto3" json:"disks,omitempty"`
+	InputDevices      []*InputDevice         `protobuf:"bytes,11,rep,name=input_devices,json=inputDevices,proto3" json:"input_devices,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -1014,6 +1018,692 @@ func (x *Facts) GetProcessesPartial() uint32 {
 	return 0
 }
 
+func (x *Facts) GetUsbDevices() []*UsbDevice {
+	if x != nil {
+		return x.UsbDevices
+	}
+	return nil
+}
+
+func (x *Facts) GetDisplays() []*Display {
+	if x != nil {
+		return x.Displays
+	}
+	return nil
+}
+
+func (x *Facts) GetDisks() []*Disk {
+	if x != nil {
+		return x.Disks
+	}
+	return nil
+}
+
+func (x *Facts) GetInputDevices() []*InputDevice {
+	if x != nil {
+		return x.InputDevices
+	}
+	return nil
+}
+
+// UsbDevice is one device on the USB bus, with what its descriptors and strings say.
+// Strings are the device's own and untrusted.
+type UsbDevice struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Path           string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"` // sysfs name, Windows instance id or macOS registry path
+	VendorId       uint32                 `protobuf:"varint,2,opt,name=vendor_id,json=vendorId,proto3" json:"vendor_id,omitempty"`
+	ProductId      uint32                 `protobuf:"varint,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	BcdDevice      uint32                 `protobuf:"varint,4,opt,name=bcd_device,json=bcdDevice,proto3" json:"bcd_device,omitempty"`
+	DeviceClass    uint32                 `protobuf:"varint,5,opt,name=device_class,json=deviceClass,proto3" json:"device_class,omitempty"`
+	DeviceSubclass uint32                 `protobuf:"varint,6,opt,name=device_subclass,json=deviceSubclass,proto3" json:"device_subclass,omitempty"`
+	DeviceProtocol uint32                 `protobuf:"varint,7,opt,name=device_protocol,json=deviceProtocol,proto3" json:"device_protocol,omitempty"`
+	Manufacturer   string                 `protobuf:"bytes,8,opt,name=manufacturer,proto3" json:"manufacturer,omitempty"`
+	Product        string                 `protobuf:"bytes,9,opt,name=product,proto3" json:"product,omitempty"`
+	Serial         string                 `protobuf:"bytes,10,opt,name=serial,proto3" json:"serial,omitempty"`
+	Configuration  string                 `protobuf:"bytes,11,opt,name=configuration,proto3" json:"configuration,omitempty"`
+	Interfaces     []*UsbInterface        `protobuf:"bytes,12,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Flags          []string               `protobuf:"bytes,13,rep,name=flags,proto3" json:"flags,omitempty"` // anomalies met while reading: invalid-utf8, control-chars, truncated...
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UsbDevice) Reset() {
+	*x = UsbDevice{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsbDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsbDevice) ProtoMessage() {}
+
+func (x *UsbDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsbDevice.ProtoReflect.Descriptor instead.
+func (*UsbDevice) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UsbDevice) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *UsbDevice) GetVendorId() uint32 {
+	if x != nil {
+		return x.VendorId
+	}
+	return 0
+}
+
+func (x *UsbDevice) GetProductId() uint32 {
+	if x != nil {
+		return x.ProductId
+	}
+	return 0
+}
+
+func (x *UsbDevice) GetBcdDevice() uint32 {
+	if x != nil {
+		return x.BcdDevice
+	}
+	return 0
+}
+
+func (x *UsbDevice) GetDeviceClass() uint32 {
+	if x != nil {
+		return x.DeviceClass
+	}
+	return 0
+}
+
+func (x *UsbDevice) GetDeviceSubclass() uint32 {
+	if x != nil {
+		return x.DeviceSubclass
+	}
+	return 0
+}
+
+func (x *UsbDevice) GetDeviceProtocol() uint32 {
+	if x != nil {
+		return x.DeviceProtocol
+	}
+	return 0
+}
+
+func (x *UsbDevice) GetManufacturer() string {
+	if x != nil {
+		return x.Manufacturer
+	}
+	return ""
+}
+
+func (x *UsbDevice) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *UsbDevice) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *UsbDevice) GetConfiguration() string {
+	if x != nil {
+		return x.Configuration
+	}
+	return ""
+}
+
+func (x *UsbDevice) GetInterfaces() []*UsbInterface {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *UsbDevice) GetFlags() []string {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+type UsbInterface struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Number   uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Class    uint32                 `protobuf:"varint,2,opt,name=class,proto3" json:"class,omitempty"`
+	Subclass uint32                 `protobuf:"varint,3,opt,name=subclass,proto3" json:"subclass,omitempty"`
+	Protocol uint32                 `protobuf:"varint,4,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Name     string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Driver   string                 `protobuf:"bytes,6,opt,name=driver,proto3" json:"driver,omitempty"`
+	// From the HID report descriptor, when there is one.
+	HidKeyboard         bool     `protobuf:"varint,7,opt,name=hid_keyboard,json=hidKeyboard,proto3" json:"hid_keyboard,omitempty"`
+	HidRelativePointer  bool     `protobuf:"varint,8,opt,name=hid_relative_pointer,json=hidRelativePointer,proto3" json:"hid_relative_pointer,omitempty"`
+	HidAbsolutePointer  bool     `protobuf:"varint,9,opt,name=hid_absolute_pointer,json=hidAbsolutePointer,proto3" json:"hid_absolute_pointer,omitempty"`
+	HidDigitizer        bool     `protobuf:"varint,10,opt,name=hid_digitizer,json=hidDigitizer,proto3" json:"hid_digitizer,omitempty"`
+	HidAbsoluteMax      int32    `protobuf:"varint,11,opt,name=hid_absolute_max,json=hidAbsoluteMax,proto3" json:"hid_absolute_max,omitempty"`
+	HidDescriptorHash   string   `protobuf:"bytes,12,opt,name=hid_descriptor_hash,json=hidDescriptorHash,proto3" json:"hid_descriptor_hash,omitempty"` // first 16 hex of SHA-256
+	HidDescriptorLength uint32   `protobuf:"varint,13,opt,name=hid_descriptor_length,json=hidDescriptorLength,proto3" json:"hid_descriptor_length,omitempty"`
+	HidFlags            []string `protobuf:"bytes,14,rep,name=hid_flags,json=hidFlags,proto3" json:"hid_flags,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *UsbInterface) Reset() {
+	*x = UsbInterface{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsbInterface) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsbInterface) ProtoMessage() {}
+
+func (x *UsbInterface) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsbInterface.ProtoReflect.Descriptor instead.
+func (*UsbInterface) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UsbInterface) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *UsbInterface) GetClass() uint32 {
+	if x != nil {
+		return x.Class
+	}
+	return 0
+}
+
+func (x *UsbInterface) GetSubclass() uint32 {
+	if x != nil {
+		return x.Subclass
+	}
+	return 0
+}
+
+func (x *UsbInterface) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *UsbInterface) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UsbInterface) GetDriver() string {
+	if x != nil {
+		return x.Driver
+	}
+	return ""
+}
+
+func (x *UsbInterface) GetHidKeyboard() bool {
+	if x != nil {
+		return x.HidKeyboard
+	}
+	return false
+}
+
+func (x *UsbInterface) GetHidRelativePointer() bool {
+	if x != nil {
+		return x.HidRelativePointer
+	}
+	return false
+}
+
+func (x *UsbInterface) GetHidAbsolutePointer() bool {
+	if x != nil {
+		return x.HidAbsolutePointer
+	}
+	return false
+}
+
+func (x *UsbInterface) GetHidDigitizer() bool {
+	if x != nil {
+		return x.HidDigitizer
+	}
+	return false
+}
+
+func (x *UsbInterface) GetHidAbsoluteMax() int32 {
+	if x != nil {
+		return x.HidAbsoluteMax
+	}
+	return 0
+}
+
+func (x *UsbInterface) GetHidDescriptorHash() string {
+	if x != nil {
+		return x.HidDescriptorHash
+	}
+	return ""
+}
+
+func (x *UsbInterface) GetHidDescriptorLength() uint32 {
+	if x != nil {
+		return x.HidDescriptorLength
+	}
+	return 0
+}
+
+func (x *UsbInterface) GetHidFlags() []string {
+	if x != nil {
+		return x.HidFlags
+	}
+	return nil
+}
+
+// Display is a connected or remembered monitor with what its EDID says.
+type Display struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     string                 `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`             // connected, disconnected, remembered, unknown
+	Manufacturer  string                 `protobuf:"bytes,3,opt,name=manufacturer,proto3" json:"manufacturer,omitempty"` // PNP id
+	ProductCode   uint32                 `protobuf:"varint,4,opt,name=product_code,json=productCode,proto3" json:"product_code,omitempty"`
+	SerialNumber  uint32                 `protobuf:"varint,5,opt,name=serial_number,json=serialNumber,proto3" json:"serial_number,omitempty"`
+	Name          string                 `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`                                     // EDID display name descriptor
+	SerialString  string                 `protobuf:"bytes,7,opt,name=serial_string,json=serialString,proto3" json:"serial_string,omitempty"` // EDID serial descriptor
+	Week          int32                  `protobuf:"varint,8,opt,name=week,proto3" json:"week,omitempty"`
+	Year          int32                  `protobuf:"varint,9,opt,name=year,proto3" json:"year,omitempty"`
+	EdidHash      string                 `protobuf:"bytes,10,opt,name=edid_hash,json=edidHash,proto3" json:"edid_hash,omitempty"`                // first 16 hex of SHA-256 of the base block
+	PreferredMode string                 `protobuf:"bytes,11,opt,name=preferred_mode,json=preferredMode,proto3" json:"preferred_mode,omitempty"` // e.g. 1920x1080@60
+	Source        string                 `protobuf:"bytes,12,opt,name=source,proto3" json:"source,omitempty"`                                    // drm, registry, registry-history, ioreg
+	Flags         []string               `protobuf:"bytes,13,rep,name=flags,proto3" json:"flags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Display) Reset() {
+	*x = Display{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Display) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Display) ProtoMessage() {}
+
+func (x *Display) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Display.ProtoReflect.Descriptor instead.
+func (*Display) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Display) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
+}
+
+func (x *Display) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Display) GetManufacturer() string {
+	if x != nil {
+		return x.Manufacturer
+	}
+	return ""
+}
+
+func (x *Display) GetProductCode() uint32 {
+	if x != nil {
+		return x.ProductCode
+	}
+	return 0
+}
+
+func (x *Display) GetSerialNumber() uint32 {
+	if x != nil {
+		return x.SerialNumber
+	}
+	return 0
+}
+
+func (x *Display) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Display) GetSerialString() string {
+	if x != nil {
+		return x.SerialString
+	}
+	return ""
+}
+
+func (x *Display) GetWeek() int32 {
+	if x != nil {
+		return x.Week
+	}
+	return 0
+}
+
+func (x *Display) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *Display) GetEdidHash() string {
+	if x != nil {
+		return x.EdidHash
+	}
+	return ""
+}
+
+func (x *Display) GetPreferredMode() string {
+	if x != nil {
+		return x.PreferredMode
+	}
+	return ""
+}
+
+func (x *Display) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Display) GetFlags() []string {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+// Disk is a block device with its SCSI inquiry strings (virtual media shows up here).
+type Disk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Vendor        string                 `protobuf:"bytes,2,opt,name=vendor,proto3" json:"vendor,omitempty"`
+	Model         string                 `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	Revision      string                 `protobuf:"bytes,4,opt,name=revision,proto3" json:"revision,omitempty"`
+	Removable     bool                   `protobuf:"varint,5,opt,name=removable,proto3" json:"removable,omitempty"`
+	ReadOnly      bool                   `protobuf:"varint,6,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	Transport     string                 `protobuf:"bytes,7,opt,name=transport,proto3" json:"transport,omitempty"`                // usb, ...
+	UsbPath       string                 `protobuf:"bytes,8,opt,name=usb_path,json=usbPath,proto3" json:"usb_path,omitempty"`     // the USB device it hangs off
+	ScsiType      uint32                 `protobuf:"varint,9,opt,name=scsi_type,json=scsiType,proto3" json:"scsi_type,omitempty"` // 0 disk, 5 cd/dvd
+	Flags         []string               `protobuf:"bytes,10,rep,name=flags,proto3" json:"flags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Disk) Reset() {
+	*x = Disk{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Disk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Disk) ProtoMessage() {}
+
+func (x *Disk) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Disk.ProtoReflect.Descriptor instead.
+func (*Disk) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Disk) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Disk) GetVendor() string {
+	if x != nil {
+		return x.Vendor
+	}
+	return ""
+}
+
+func (x *Disk) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *Disk) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *Disk) GetRemovable() bool {
+	if x != nil {
+		return x.Removable
+	}
+	return false
+}
+
+func (x *Disk) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+func (x *Disk) GetTransport() string {
+	if x != nil {
+		return x.Transport
+	}
+	return ""
+}
+
+func (x *Disk) GetUsbPath() string {
+	if x != nil {
+		return x.UsbPath
+	}
+	return ""
+}
+
+func (x *Disk) GetScsiType() uint32 {
+	if x != nil {
+		return x.ScsiType
+	}
+	return 0
+}
+
+func (x *Disk) GetFlags() []string {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+// InputDevice is a keyboard, pointer or other input device as the OS sees it.
+type InputDevice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Bus           uint32                 `protobuf:"varint,2,opt,name=bus,proto3" json:"bus,omitempty"`
+	VendorId      uint32                 `protobuf:"varint,3,opt,name=vendor_id,json=vendorId,proto3" json:"vendor_id,omitempty"`
+	ProductId     uint32                 `protobuf:"varint,4,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Absolute      bool                   `protobuf:"varint,5,opt,name=absolute,proto3" json:"absolute,omitempty"` // reports absolute X/Y
+	Relative      bool                   `protobuf:"varint,6,opt,name=relative,proto3" json:"relative,omitempty"`
+	Keys          bool                   `protobuf:"varint,7,opt,name=keys,proto3" json:"keys,omitempty"`
+	Touchpad      bool                   `protobuf:"varint,8,opt,name=touchpad,proto3" json:"touchpad,omitempty"`
+	Sysfs         string                 `protobuf:"bytes,9,opt,name=sysfs,proto3" json:"sysfs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputDevice) Reset() {
+	*x = InputDevice{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputDevice) ProtoMessage() {}
+
+func (x *InputDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputDevice.ProtoReflect.Descriptor instead.
+func (*InputDevice) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *InputDevice) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InputDevice) GetBus() uint32 {
+	if x != nil {
+		return x.Bus
+	}
+	return 0
+}
+
+func (x *InputDevice) GetVendorId() uint32 {
+	if x != nil {
+		return x.VendorId
+	}
+	return 0
+}
+
+func (x *InputDevice) GetProductId() uint32 {
+	if x != nil {
+		return x.ProductId
+	}
+	return 0
+}
+
+func (x *InputDevice) GetAbsolute() bool {
+	if x != nil {
+		return x.Absolute
+	}
+	return false
+}
+
+func (x *InputDevice) GetRelative() bool {
+	if x != nil {
+		return x.Relative
+	}
+	return false
+}
+
+func (x *InputDevice) GetKeys() bool {
+	if x != nil {
+		return x.Keys
+	}
+	return false
+}
+
+func (x *InputDevice) GetTouchpad() bool {
+	if x != nil {
+		return x.Touchpad
+	}
+	return false
+}
+
+func (x *InputDevice) GetSysfs() string {
+	if x != nil {
+		return x.Sysfs
+	}
+	return ""
+}
+
 // DetectorStatus says how one detector fared in a scan: nothing to report is not an error.
 type DetectorStatus struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1028,7 +1718,7 @@ type DetectorStatus struct {
 
 func (x *DetectorStatus) Reset() {
 	*x = DetectorStatus{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1730,7 @@ func (x *DetectorStatus) String() string {
 func (*DetectorStatus) ProtoMessage() {}
 
 func (x *DetectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1743,7 @@ func (x *DetectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetectorStatus.ProtoReflect.Descriptor instead.
 func (*DetectorStatus) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{11}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DetectorStatus) GetName() string {
@@ -1108,7 +1798,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1810,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1823,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{12}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Report) GetSequence() uint64 {
@@ -1201,7 +1891,7 @@ type UploadReportRequest struct {
 
 func (x *UploadReportRequest) Reset() {
 	*x = UploadReportRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1903,7 @@ func (x *UploadReportRequest) String() string {
 func (*UploadReportRequest) ProtoMessage() {}
 
 func (x *UploadReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1916,7 @@ func (x *UploadReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReportRequest.ProtoReflect.Descriptor instead.
 func (*UploadReportRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{13}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UploadReportRequest) GetReport() *Report {
@@ -1251,7 +1941,7 @@ type UploadReportResponse struct {
 
 func (x *UploadReportResponse) Reset() {
 	*x = UploadReportResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1953,7 @@ func (x *UploadReportResponse) String() string {
 func (*UploadReportResponse) ProtoMessage() {}
 
 func (x *UploadReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1966,7 @@ func (x *UploadReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReportResponse.ProtoReflect.Descriptor instead.
 func (*UploadReportResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{14}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UploadReportResponse) GetSequence() uint64 {
@@ -1319,7 +2009,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +2021,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +2034,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{15}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HeartbeatRequest) GetAgentTime() *timestamppb.Timestamp {
@@ -1385,7 +2075,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +2087,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +2100,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{16}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HeartbeatResponse) GetServerTime() *timestamppb.Timestamp {
@@ -1438,7 +2128,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +2140,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +2153,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubscribeRequest) GetAgentVersion() string {
@@ -1497,7 +2187,7 @@ type CatalogUpdate struct {
 
 func (x *CatalogUpdate) Reset() {
 	*x = CatalogUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +2199,7 @@ func (x *CatalogUpdate) String() string {
 func (*CatalogUpdate) ProtoMessage() {}
 
 func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +2212,7 @@ func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogUpdate.ProtoReflect.Descriptor instead.
 func (*CatalogUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CatalogUpdate) GetVersion() string {
@@ -1550,7 +2240,7 @@ type PolicyUpdate struct {
 
 func (x *PolicyUpdate) Reset() {
 	*x = PolicyUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +2252,7 @@ func (x *PolicyUpdate) String() string {
 func (*PolicyUpdate) ProtoMessage() {}
 
 func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +2265,7 @@ func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyUpdate.ProtoReflect.Descriptor instead.
 func (*PolicyUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PolicyUpdate) GetVersion() string {
@@ -1609,7 +2299,7 @@ type ScanNow struct {
 
 func (x *ScanNow) Reset() {
 	*x = ScanNow{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +2311,7 @@ func (x *ScanNow) String() string {
 func (*ScanNow) ProtoMessage() {}
 
 func (x *ScanNow) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +2324,7 @@ func (x *ScanNow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanNow.ProtoReflect.Descriptor instead.
 func (*ScanNow) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScanNow) GetReason() string {
@@ -1668,7 +2358,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +2370,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +2383,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Push) GetId() string {
@@ -1855,7 +2545,7 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\vmac_address\x18\x02 \x01(\tR\n" +
 	"macAddress\x12\x1c\n" +
 	"\taddresses\x18\x03 \x03(\tR\taddresses\x12\x14\n" +
-	"\x05flags\x18\x04 \x03(\tR\x05flags\"\xde\x02\n" +
+	"\x05flags\x18\x04 \x03(\tR\x05flags\"\xb5\x04\n" +
 	"\x05Facts\x122\n" +
 	"\x04host\x18\x01 \x01(\v2\x1e.farmwatch.v1.HardwareIdentityR\x04host\x12+\n" +
 	"\x04time\x18\x02 \x01(\v2\x17.farmwatch.v1.TimeFactsR\x04time\x123\n" +
@@ -1865,7 +2555,86 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"interfaces\x12#\n" +
 	"\rprocess_count\x18\x05 \x01(\rR\fprocessCount\x12-\n" +
 	"\x12processes_vanished\x18\x06 \x01(\rR\x11processesVanished\x12+\n" +
-	"\x11processes_partial\x18\a \x01(\rR\x10processesPartial\"\x8f\x01\n" +
+	"\x11processes_partial\x18\a \x01(\rR\x10processesPartial\x128\n" +
+	"\vusb_devices\x18\b \x03(\v2\x17.farmwatch.v1.UsbDeviceR\n" +
+	"usbDevices\x121\n" +
+	"\bdisplays\x18\t \x03(\v2\x15.farmwatch.v1.DisplayR\bdisplays\x12(\n" +
+	"\x05disks\x18\n" +
+	" \x03(\v2\x12.farmwatch.v1.DiskR\x05disks\x12>\n" +
+	"\rinput_devices\x18\v \x03(\v2\x19.farmwatch.v1.InputDeviceR\finputDevices\"\xbd\x03\n" +
+	"\tUsbDevice\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1b\n" +
+	"\tvendor_id\x18\x02 \x01(\rR\bvendorId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\rR\tproductId\x12\x1d\n" +
+	"\n" +
+	"bcd_device\x18\x04 \x01(\rR\tbcdDevice\x12!\n" +
+	"\fdevice_class\x18\x05 \x01(\rR\vdeviceClass\x12'\n" +
+	"\x0fdevice_subclass\x18\x06 \x01(\rR\x0edeviceSubclass\x12'\n" +
+	"\x0fdevice_protocol\x18\a \x01(\rR\x0edeviceProtocol\x12\"\n" +
+	"\fmanufacturer\x18\b \x01(\tR\fmanufacturer\x12\x18\n" +
+	"\aproduct\x18\t \x01(\tR\aproduct\x12\x16\n" +
+	"\x06serial\x18\n" +
+	" \x01(\tR\x06serial\x12$\n" +
+	"\rconfiguration\x18\v \x01(\tR\rconfiguration\x12:\n" +
+	"\n" +
+	"interfaces\x18\f \x03(\v2\x1a.farmwatch.v1.UsbInterfaceR\n" +
+	"interfaces\x12\x14\n" +
+	"\x05flags\x18\r \x03(\tR\x05flags\"\xf7\x03\n" +
+	"\fUsbInterface\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x14\n" +
+	"\x05class\x18\x02 \x01(\rR\x05class\x12\x1a\n" +
+	"\bsubclass\x18\x03 \x01(\rR\bsubclass\x12\x1a\n" +
+	"\bprotocol\x18\x04 \x01(\rR\bprotocol\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x16\n" +
+	"\x06driver\x18\x06 \x01(\tR\x06driver\x12!\n" +
+	"\fhid_keyboard\x18\a \x01(\bR\vhidKeyboard\x120\n" +
+	"\x14hid_relative_pointer\x18\b \x01(\bR\x12hidRelativePointer\x120\n" +
+	"\x14hid_absolute_pointer\x18\t \x01(\bR\x12hidAbsolutePointer\x12#\n" +
+	"\rhid_digitizer\x18\n" +
+	" \x01(\bR\fhidDigitizer\x12(\n" +
+	"\x10hid_absolute_max\x18\v \x01(\x05R\x0ehidAbsoluteMax\x12.\n" +
+	"\x13hid_descriptor_hash\x18\f \x01(\tR\x11hidDescriptorHash\x122\n" +
+	"\x15hid_descriptor_length\x18\r \x01(\rR\x13hidDescriptorLength\x12\x1b\n" +
+	"\thid_flags\x18\x0e \x03(\tR\bhidFlags\"\xfe\x02\n" +
+	"\aDisplay\x12\x1c\n" +
+	"\tconnector\x18\x01 \x01(\tR\tconnector\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\"\n" +
+	"\fmanufacturer\x18\x03 \x01(\tR\fmanufacturer\x12!\n" +
+	"\fproduct_code\x18\x04 \x01(\rR\vproductCode\x12#\n" +
+	"\rserial_number\x18\x05 \x01(\rR\fserialNumber\x12\x12\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\x12#\n" +
+	"\rserial_string\x18\a \x01(\tR\fserialString\x12\x12\n" +
+	"\x04week\x18\b \x01(\x05R\x04week\x12\x12\n" +
+	"\x04year\x18\t \x01(\x05R\x04year\x12\x1b\n" +
+	"\tedid_hash\x18\n" +
+	" \x01(\tR\bedidHash\x12%\n" +
+	"\x0epreferred_mode\x18\v \x01(\tR\rpreferredMode\x12\x16\n" +
+	"\x06source\x18\f \x01(\tR\x06source\x12\x14\n" +
+	"\x05flags\x18\r \x03(\tR\x05flags\"\x8b\x02\n" +
+	"\x04Disk\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06vendor\x18\x02 \x01(\tR\x06vendor\x12\x14\n" +
+	"\x05model\x18\x03 \x01(\tR\x05model\x12\x1a\n" +
+	"\brevision\x18\x04 \x01(\tR\brevision\x12\x1c\n" +
+	"\tremovable\x18\x05 \x01(\bR\tremovable\x12\x1b\n" +
+	"\tread_only\x18\x06 \x01(\bR\breadOnly\x12\x1c\n" +
+	"\ttransport\x18\a \x01(\tR\ttransport\x12\x19\n" +
+	"\busb_path\x18\b \x01(\tR\ausbPath\x12\x1b\n" +
+	"\tscsi_type\x18\t \x01(\rR\bscsiType\x12\x14\n" +
+	"\x05flags\x18\n" +
+	" \x03(\tR\x05flags\"\xed\x01\n" +
+	"\vInputDevice\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03bus\x18\x02 \x01(\rR\x03bus\x12\x1b\n" +
+	"\tvendor_id\x18\x03 \x01(\rR\bvendorId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x04 \x01(\rR\tproductId\x12\x1a\n" +
+	"\babsolute\x18\x05 \x01(\bR\babsolute\x12\x1a\n" +
+	"\brelative\x18\x06 \x01(\bR\brelative\x12\x12\n" +
+	"\x04keys\x18\a \x01(\bR\x04keys\x12\x1a\n" +
+	"\btouchpad\x18\b \x01(\bR\btouchpad\x12\x14\n" +
+	"\x05sysfs\x18\t \x01(\tR\x05sysfs\"\x8f\x01\n" +
 	"\x0eDetectorStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +
@@ -1947,7 +2716,7 @@ func file_farmwatch_v1_farmwatch_proto_rawDescGZIP() []byte {
 }
 
 var file_farmwatch_v1_farmwatch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(Severity)(0),                 // 0: farmwatch.v1.Severity
 	(*HardwareIdentity)(nil),      // 1: farmwatch.v1.HardwareIdentity
@@ -1961,63 +2730,73 @@ var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(*TimeFacts)(nil),             // 9: farmwatch.v1.TimeFacts
 	(*NetworkInterface)(nil),      // 10: farmwatch.v1.NetworkInterface
 	(*Facts)(nil),                 // 11: farmwatch.v1.Facts
-	(*DetectorStatus)(nil),        // 12: farmwatch.v1.DetectorStatus
-	(*Report)(nil),                // 13: farmwatch.v1.Report
-	(*UploadReportRequest)(nil),   // 14: farmwatch.v1.UploadReportRequest
-	(*UploadReportResponse)(nil),  // 15: farmwatch.v1.UploadReportResponse
-	(*HeartbeatRequest)(nil),      // 16: farmwatch.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 17: farmwatch.v1.HeartbeatResponse
-	(*SubscribeRequest)(nil),      // 18: farmwatch.v1.SubscribeRequest
-	(*CatalogUpdate)(nil),         // 19: farmwatch.v1.CatalogUpdate
-	(*PolicyUpdate)(nil),          // 20: farmwatch.v1.PolicyUpdate
-	(*ScanNow)(nil),               // 21: farmwatch.v1.ScanNow
-	(*Push)(nil),                  // 22: farmwatch.v1.Push
-	nil,                           // 23: farmwatch.v1.Finding.EvidenceEntry
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*UsbDevice)(nil),             // 12: farmwatch.v1.UsbDevice
+	(*UsbInterface)(nil),          // 13: farmwatch.v1.UsbInterface
+	(*Display)(nil),               // 14: farmwatch.v1.Display
+	(*Disk)(nil),                  // 15: farmwatch.v1.Disk
+	(*InputDevice)(nil),           // 16: farmwatch.v1.InputDevice
+	(*DetectorStatus)(nil),        // 17: farmwatch.v1.DetectorStatus
+	(*Report)(nil),                // 18: farmwatch.v1.Report
+	(*UploadReportRequest)(nil),   // 19: farmwatch.v1.UploadReportRequest
+	(*UploadReportResponse)(nil),  // 20: farmwatch.v1.UploadReportResponse
+	(*HeartbeatRequest)(nil),      // 21: farmwatch.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),     // 22: farmwatch.v1.HeartbeatResponse
+	(*SubscribeRequest)(nil),      // 23: farmwatch.v1.SubscribeRequest
+	(*CatalogUpdate)(nil),         // 24: farmwatch.v1.CatalogUpdate
+	(*PolicyUpdate)(nil),          // 25: farmwatch.v1.PolicyUpdate
+	(*ScanNow)(nil),               // 26: farmwatch.v1.ScanNow
+	(*Push)(nil),                  // 27: farmwatch.v1.Push
+	nil,                           // 28: farmwatch.v1.Finding.EvidenceEntry
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
 }
 var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	1,  // 0: farmwatch.v1.EnrollRequest.hardware:type_name -> farmwatch.v1.HardwareIdentity
-	24, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
-	24, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
-	24, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
-	24, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
+	29, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
+	29, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
+	29, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
+	29, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
 	0,  // 5: farmwatch.v1.Finding.severity:type_name -> farmwatch.v1.Severity
-	23, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
-	24, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
-	24, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
-	24, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
+	28, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
+	29, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
+	29, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
+	29, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
 	7,  // 10: farmwatch.v1.Process.sockets:type_name -> farmwatch.v1.Socket
 	1,  // 11: farmwatch.v1.Facts.host:type_name -> farmwatch.v1.HardwareIdentity
 	9,  // 12: farmwatch.v1.Facts.time:type_name -> farmwatch.v1.TimeFacts
 	8,  // 13: farmwatch.v1.Facts.processes:type_name -> farmwatch.v1.Process
 	10, // 14: farmwatch.v1.Facts.interfaces:type_name -> farmwatch.v1.NetworkInterface
-	24, // 15: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
-	11, // 16: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
-	6,  // 17: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
-	12, // 18: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
-	13, // 19: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
-	24, // 20: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
-	24, // 21: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	24, // 22: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
-	24, // 23: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
-	19, // 24: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
-	20, // 25: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
-	21, // 26: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
-	2,  // 27: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
-	14, // 28: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
-	16, // 29: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
-	4,  // 30: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
-	18, // 31: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
-	3,  // 32: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
-	15, // 33: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
-	17, // 34: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
-	5,  // 35: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
-	22, // 36: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
-	32, // [32:37] is the sub-list for method output_type
-	27, // [27:32] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	12, // 15: farmwatch.v1.Facts.usb_devices:type_name -> farmwatch.v1.UsbDevice
+	14, // 16: farmwatch.v1.Facts.displays:type_name -> farmwatch.v1.Display
+	15, // 17: farmwatch.v1.Facts.disks:type_name -> farmwatch.v1.Disk
+	16, // 18: farmwatch.v1.Facts.input_devices:type_name -> farmwatch.v1.InputDevice
+	13, // 19: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
+	29, // 20: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
+	11, // 21: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
+	6,  // 22: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
+	17, // 23: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
+	18, // 24: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
+	29, // 25: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
+	29, // 26: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
+	29, // 27: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
+	29, // 28: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
+	24, // 29: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
+	25, // 30: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
+	26, // 31: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
+	2,  // 32: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
+	19, // 33: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
+	21, // 34: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
+	4,  // 35: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
+	23, // 36: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
+	3,  // 37: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
+	20, // 38: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
+	22, // 39: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
+	5,  // 40: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
+	27, // 41: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
+	37, // [37:42] is the sub-list for method output_type
+	32, // [32:37] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_farmwatch_proto_init() }
@@ -2025,7 +2804,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 	if File_farmwatch_v1_farmwatch_proto != nil {
 		return
 	}
-	file_farmwatch_v1_farmwatch_proto_msgTypes[21].OneofWrappers = []any{
+	file_farmwatch_v1_farmwatch_proto_msgTypes[26].OneofWrappers = []any{
 		(*Push_Catalog)(nil),
 		(*Push_Policy)(nil),
 		(*Push_ScanNow)(nil),
@@ -2036,7 +2815,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_farmwatch_proto_rawDesc), len(file_farmwatch_v1_farmwatch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
