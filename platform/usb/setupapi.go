@@ -249,12 +249,12 @@ func firstHardwareID(r setupRecord) (hardwareID, bool) {
 
 func setupRaw(d *Device, r setupRecord) map[string]string {
 	raw := map[string]string{}
-	for k, v := range map[string]string{
-		"mfg": r.Mfg, "device_desc": r.DeviceDesc, "friendly_name": r.FriendlyName,
-		"service": r.Service, "location": r.Location,
+	for _, kv := range [...][2]string{
+		{"mfg", r.Mfg}, {"device_desc", r.DeviceDesc}, {"friendly_name", r.FriendlyName},
+		{"service", r.Service}, {"location", r.Location},
 	} {
-		if v != "" {
-			raw[k] = clean(d, v)
+		if kv[1] != "" {
+			raw[kv[0]] = clean(d, kv[1])
 		}
 	}
 	if len(raw) == 0 {

@@ -176,6 +176,9 @@ func validateFacts(f *pb.Facts) error {
 			}
 		}
 	}
+	if err := validateHardware(f); err != nil {
+		return err
+	}
 	if n := len(f.GetInterfaces()); n > maxInterfaces {
 		return fmt.Errorf("%d interfaces exceed %d", n, maxInterfaces)
 	}
@@ -185,6 +188,64 @@ func validateFacts(f *pb.Facts) error {
 		}
 		for _, v := range append(append([]string{i.GetName(), i.GetMacAddress()}, i.GetAddresses()...), i.GetFlags()...) {
 			if err := short("interface", v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validateHardware bounds the USB, display, disk and input inventories.
+func validateHardware(f *pb.Facts) error {
+	if len(f.GetUsbDevices()) > 256 || len(f.GetDisplays()) > 64 || len(f.GetDisks()) > 256 || len(f.GetInputDevices()) > 256 {
+		return fmt.Errorf("hardware inventory too large")
+	}
+	for _, d := range f.GetUsbDevices() {
+		if d.GetVendorId() > 0xffff || d.GetProductId() > 0xffff || d.GetBcdDevice() > 0xffff || len(d.GetInterfaces()) > 64 || len(d.GetFlags()) > 16 {
+			return fmt.Errorf("usb device %q: field out of range", clip(d.GetPath()))
+		}
+		for _, v := range append([]string{d.GetPath(), d.GetManufacturer(), d.GetProduct(), d.GetSerial(), d.GetConfiguration()}, d.GetFlags()...) {
+			if err := short("usb device", v); err != nil {
+				return err
+			}
+		}
+		for _, i := range d.GetInterfaces() {
+			if len(i.GetHidFlags()) > 16 {
+				return fmt.Errorf("usb interface: too many flags")
+			}
+			for _, v := range append([]string{i.GetName(), i.GetDriver(), i.GetHidDescriptorHash()}, i.GetHidFlags()...) {
+				if err := short("usb interface", v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, d := range f.GetDisplays() {
+		if d.GetProductCode() > 0xffff || len(d.GetFlags()) > 16 {
+			return fmt.Errorf("display %q: field out of range", clip(d.GetConnector()))
+		}
+		for _, v := range append([]string{d.GetConnector(), d.GetStatus(), d.GetManufacturer(), d.GetName(), d.GetSerialString(), d.GetEdidHash(), d.GetPreferredMode(), d.GetSource()}, d.GetFlags()...) {
+			if err := short("display", v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range f.GetDisks() {
+		if len(d.GetFlags()) > 16 {
+			return fmt.Errorf("disk: too many flags")
+		}
+		for _, v := range append([]string{d.GetName(), d.GetVendor(), d.GetModel(), d.GetRevision(), d.GetTransport(), d.GetUsbPath()}, d.GetFlags()...) {
+			if err := short("disk", v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range f.GetInputDevices() {
+		if d.GetBus() > 0xffff || d.GetVendorId() > 0xffff || d.GetProductId() > 0xffff {
+			return fmt.Errorf("input device: id out of range")
+		}
+		for _, v := range []string{d.GetName(), d.GetSysfs()} {
+			if err := short("input device", v); err != nil {
 				return err
 			}
 		}

@@ -45,6 +45,13 @@ func TestValidateReport(t *testing.T) {
 		"offset":             func(r *pb.Report) { r.Facts.Time.UtcOffsetSeconds = 20 * 3600 },
 		"port":               func(r *pb.Report) { r.Facts.Processes[0].Sockets[0].LocalPort = 70000 },
 		"long hostname":      func(r *pb.Report) { r.Facts.Host.Hostname = strings.Repeat("h", 300) },
+		"usb vendor id":      func(r *pb.Report) { r.Facts.UsbDevices = []*pb.UsbDevice{{VendorId: 0x10000}} },
+		"usb product string": func(r *pb.Report) { r.Facts.UsbDevices = []*pb.UsbDevice{{Product: strings.Repeat("p", 300)}} },
+		"display flood": func(r *pb.Report) {
+			for range 65 {
+				r.Facts.Displays = append(r.Facts.Displays, &pb.Display{})
+			}
+		},
 		"too many findings": func(r *pb.Report) {
 			for range maxFindings {
 				r.Findings = append(r.Findings, &pb.Finding{Signal: "a.b"})
