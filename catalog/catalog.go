@@ -91,6 +91,25 @@ func ParseFile(name string, b []byte) (*Catalog, error) {
 	return &c, nil
 }
 
+// ParsePushed decodes and validates a catalog document that a collector pushed. Fields this
+// agent does not know yet (a newer collector's catalog) are ignored rather than refused, so an
+// older agent still takes the signatures it understands; everything it knows is validated as
+// strictly as by ParseFile.
+func ParsePushed(b []byte) (*Catalog, error) {
+	if len(b) > MaxDocumentSize {
+		return nil, fmt.Errorf("pushed catalog of %d bytes exceeds 16 MiB", len(b))
+	}
+	var c Catalog
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("pushed catalog: %w", jsonError(b, dec, err))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("pushed catalog: %w", err)
+	}
+	return &c, nil
+}
+
 // DecodeStrict decodes exactly one JSON value into v, refusing unknown fields and trailing
 // data; syntax and type errors say where in b they are.
 func DecodeStrict(b []byte, v any) error {

@@ -310,3 +310,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPushedCatalogWithNewerFieldsIsAccepted(t *testing.T) {
+	doc := []byte(`{"version":"9.newer","os_remote_listeners":[{"id":"vnc","name":"VNC","ports":[5900],"processes":["x11vnc"],"attack":"T1021.005","sources":["https://www.rfc-editor.org/rfc/rfc6143"],"future_field":1}],"remote_tools":[],"hardware":{},"some_new_section":{"x":1}}`)
+	if _, err := Parse(doc); err == nil {
+		t.Fatal("strict parse accepted unknown fields")
+	}
+	c, err := ParsePushed(doc)
+	if err != nil {
+		t.Fatalf("pushed catalog with newer fields refused: %v", err)
+	}
+	if c.Version != "9.newer" || len(c.OSRemoteListeners) != 1 {
+		t.Fatalf("catalog: %+v", c)
+	}
+	if _, err := ParsePushed([]byte(`{"version":"","os_remote_listeners":[]}`)); err == nil {
+		t.Fatal("invalid known fields accepted in a pushed catalog")
+	}
+}

@@ -58,7 +58,7 @@ func (r *Runner) defaults() {
 func (r *Runner) Connect() error {
 	r.defaults()
 	if doc, err := r.State.Catalog(); err == nil && r.Scanner != nil {
-		if c, err := catalog.Parse(doc); err == nil {
+		if c, err := catalog.ParsePushed(doc); err == nil {
 			r.Scanner.SetCatalog(c)
 		} else {
 			r.Log.Error("saved catalog is invalid; using the built-in one", "err", err)
@@ -316,7 +316,7 @@ func (r *Runner) handlePush(p *pb.Push) {
 		default: // one is already queued
 		}
 	case *pb.Push_Catalog:
-		c, err := catalog.Parse(k.Catalog.GetContent())
+		c, err := catalog.ParsePushed(k.Catalog.GetContent())
 		if err != nil {
 			r.Log.Error("pushed catalog refused; keeping the current one", "version", k.Catalog.GetVersion(), "err", err)
 			return

@@ -66,13 +66,13 @@ func parseHardwareID(s string) (hardwareID, bool) {
 		key, val := splitKey(part)
 		switch key {
 		case "VID":
-			v, err := strconv.ParseUint(val, 16, 16)
-			hasVID = err == nil && len(val) == 4
-			h.VendorID = uint16(v)
+			if v, err := strconv.ParseUint(val, 16, 16); err == nil && len(val) == 4 {
+				h.VendorID, hasVID = uint16(v), true
+			}
 		case "PID":
-			v, err := strconv.ParseUint(val, 16, 16)
-			hasPID = err == nil && len(val) == 4
-			h.ProductID = uint16(v)
+			if v, err := strconv.ParseUint(val, 16, 16); err == nil && len(val) == 4 {
+				h.ProductID, hasPID = uint16(v), true
+			}
 		case "REV":
 			if v, err := strconv.ParseUint(val, 16, 16); err == nil && len(val) == 4 {
 				h.Rev, h.HasRev = uint16(v), true
