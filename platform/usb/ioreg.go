@@ -7,10 +7,6 @@ import (
 	"howett.net/plist"
 )
 
-// maxIoreg bounds the ioreg output read on macOS; the USB subtree of a
-// laptop with a dock is a few hundred KiB.
-const maxIoreg = 16 << 20
-
 // maxIoregDepth bounds the walk through nested registry entries (device,
 // hub driver, port, device, interface, driver ...).
 const maxIoregDepth = 64

@@ -21,10 +21,13 @@ func loadSetupRecords(t *testing.T) []setupRecord {
 	return recs
 }
 
-// testdata/setupapi.json is a SetupAPI dump (USB enumerator, present
-// devices) of a Windows 11 laptop with a PiKVM, a Logitech Unifying
-// receiver, a JetKVM using its "Logitech" spoof preset, a YubiKey 5 and a
-// plain Logitech mouse.
+// testdata/setupapi.json holds the records the Windows reader would make
+// (USB enumerator, present devices) for a laptop with a PiKVM, a Logitech
+// Unifying receiver, a JetKVM using its "Logitech" spoof preset, a YubiKey 5
+// and a plain Logitech mouse. It is written by hand in the format of real
+// SetupAPI values (ids, INF strings, capabilities); the identities come from
+// research/hardware.md §1.1. Replace it with a dump from a real machine when
+// one is available.
 func TestFromSetupAPI(t *testing.T) {
 	devs := fromSetupAPI(loadSetupRecords(t))
 	var paths []string

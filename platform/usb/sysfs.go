@@ -24,8 +24,10 @@ var hidDirName = regexp.MustCompile(`^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}:[0-9A-Fa-f]{
 
 // readSysfs lists the devices under ROOT/sys/bus/usb/devices. It builds on
 // every OS so that captured trees can be read anywhere. Entries there are
-// symlinks into ROOT/sys/devices; they are followed through os.Root, so a
-// link (relative or absolute) can never lead outside root. Names without
+// relative symlinks into ROOT/sys/devices; they are followed through
+// os.Root, so no link can lead outside root: one that tries (or any
+// absolute link in a captured tree) is reported as an error and its entry
+// skipped, while the other devices are still read. Names without
 // ':' are devices ("1-1.2", "usb1"), names with one are interfaces
 // ("1-1.2:1.0") of the device named before the ':'.
 //

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/farmwatch/farmwatch/platform/hid"
 	"github.com/farmwatch/farmwatch/platform/usb/sysfstest"
 )
 
@@ -191,4 +192,41 @@ func FuzzUSBString(f *testing.F) {
 			t.Fatalf("not idempotent: %q -> %q %v", got, again, f2)
 		}
 	})
+}
+
+// The shape the KVM detector looks for, end to end from a captured tree:
+// one device with a keyboard, an absolute pointer in 0..32767 and mass
+// storage; the Logitech receiver has a keyboard and a relative mouse only.
+func TestCapturedLaptopHIDShape(t *testing.T) {
+	root := writeTree(t, sysfstest.KVMLaptop())
+	devs, err := List(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type shape struct{ keyboard, abs, rel, storage bool }
+	got := map[string]shape{}
+	for _, d := range devs {
+		var s shape
+		for _, i := range d.Interfaces {
+			s.storage = s.storage || i.Class == 8
+			if len(i.ReportDescriptor) == 0 {
+				continue
+			}
+			desc, err := hid.Parse(i.ReportDescriptor)
+			if err != nil {
+				t.Fatalf("%s interface %d: %v", d.Path, i.Number, err)
+			}
+			sum := hid.Summarize(desc)
+			s.keyboard = s.keyboard || sum.Keyboard
+			s.abs = s.abs || (sum.AbsolutePointer && sum.AbsMax == 32767)
+			s.rel = s.rel || sum.RelativePointer
+		}
+		got[d.Path] = s
+	}
+	if s := got["1-1.2"]; s != (shape{keyboard: true, abs: true, storage: true}) {
+		t.Errorf("PiKVM shape = %+v", s)
+	}
+	if s := got["1-2"]; s != (shape{keyboard: true, rel: true}) {
+		t.Errorf("Logitech shape = %+v", s)
+	}
 }

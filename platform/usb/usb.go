@@ -56,7 +56,7 @@ type Device struct {
 	// "bmAttributes", "bNumInterfaces", "busnum", "devnum", "removable"
 	// (the port's "removable"/"fixed"/"unknown"); on Windows "mfg",
 	// "device_desc", "friendly_name", "service", "location"; on macOS
-	// "locationID", "port_type". Nil when there is nothing to keep.
+	// "locationID", "built_in". Nil when there is nothing to keep.
 	Raw map[string]string
 	// Flags name anomalies found while reading, each once: "invalid-utf8",
 	// "control-chars", "string-too-long" (from SanitizeString),

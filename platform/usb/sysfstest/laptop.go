@@ -25,8 +25,10 @@ const xhci = "sys/devices/pci0000:00/0000:00:14.0"
 //	2-1      SanDisk Ultra Fit 0781:5583 -> sdb, removable disk
 //	sda      internal SATA SSD (not USB)
 //
-// and /proc/bus/input/devices entries for all of them, as Linux 6.1 writes
-// them.
+// and /proc/bus/input/devices entries for all of them in the format Linux
+// 6.1 writes, written by hand: the i8042, touchpad and keyboard bitmaps
+// are modeled on real devices, the PiKVM and Logitech entries composed to
+// match their descriptors.
 func KVMLaptop() *Tree {
 	t := New()
 	t.AddUSB(USBDevice{Parent: xhci, Name: "usb1", Attrs: []string{
