@@ -115,6 +115,8 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 	}
 	note("processes", t0, err)
 
+	s.hardware(ctx, facts, note)
+
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
