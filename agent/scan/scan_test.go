@@ -136,6 +136,7 @@ func TestScanCapturedTree(t *testing.T) {
 		{"remote_tool.session", "anydesk:log:/home/ana/.anydesk/connection_trace.txt", "line", "Incoming 2026-11-21, 22:02 Passwd 812733501 812733501"},
 		{"remote_tool.unattended", "anydesk:/etc/anydesk/system.conf", "setting", "ad.anynet.pwd_hash"},
 		{"remote_tool.multiple", "multiple", "tools", "anydesk, rustdesk, teamviewer, x11vnc"},
+		{"kvm.display", "display:card0-HDMI-A-1:pikvm_edid_v4plus", "serial_string", "CAFEBABE"},
 	} {
 		got := findingByKey(rep, w.signal, w.key)
 		if got == nil {

@@ -19,6 +19,11 @@ var meaning = map[string]string{
 	"remote_tool.multiple":   "several remote-control products from different vendors are on one laptop",
 	"os_remote.enabled":      "this laptop accepts remote-desktop connections",
 	"os_remote.session":      "someone is connected to this laptop's remote desktop right now",
+	"kvm.usb":                "a KVM-over-IP box or keyboard/mouse injector is plugged into this laptop",
+	"kvm.hid_shape":          "a USB device acts like a KVM box: it types and points at exact screen positions",
+	"kvm.display":            "the screen this laptop sends its picture to is a KVM or capture device, not a monitor",
+	"kvm.virtual_media":      "a KVM box is offering this laptop a virtual disk or CD",
+	"hid.jiggler":            "a mouse jiggler keeps this laptop looking busy",
 }
 
 var severityWord = map[pb.Severity]string{
