@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"strings"
 
 	"howett.net/plist"
@@ -32,7 +29,7 @@ func macSharing(root string) (*MacSharing, error) {
 	m := &MacSharing{}
 	var sources []string
 	var errs []error
-	b, err := readSmall(inTree(root, screenSharingJob))
+	b, err := fsroot.ReadFile(fsroot.Path(root, screenSharingJob), maxFile)
 	switch {
 	case err == nil:
 		sources = append(sources, "/"+screenSharingJob)
@@ -41,21 +38,21 @@ func macSharing(root string) (*MacSharing, error) {
 			Disabled bool   `plist:"Disabled"`
 		}
 		if err := decodePlist(b, &job); err != nil {
-			errs = append(errs, fmt.Errorf("read %s: %w", inTree(root, screenSharingJob), err))
+			errs = append(errs, fmt.Errorf("read %s: %w", fsroot.Path(root, screenSharingJob), err))
 			break
 		}
 		m.ScreenSharing = !job.Disabled
 		for _, rel := range launchdOverrides {
-			ob, err := readSmall(inTree(root, rel))
+			ob, err := fsroot.ReadFile(fsroot.Path(root, rel), maxFile)
 			if err != nil {
-				if !absent(err) {
+				if !fsroot.Absent(err) {
 					errs = append(errs, err)
 				}
 				continue
 			}
 			var overrides map[string]bool
 			if err := decodePlist(ob, &overrides); err != nil {
-				errs = append(errs, fmt.Errorf("read %s: %w", inTree(root, rel), err))
+				errs = append(errs, fmt.Errorf("read %s: %w", fsroot.Path(root, rel), err))
 				break
 			}
 			if disabled, ok := overrides[screenSharingLabel]; ok {
@@ -64,15 +61,15 @@ func macSharing(root string) (*MacSharing, error) {
 			}
 			break
 		}
-	case !absent(err):
+	case !fsroot.Absent(err):
 		errs = append(errs, err)
 	}
-	b, err = readSmall(inTree(root, remoteManagement))
+	b, err = fsroot.ReadFile(fsroot.Path(root, remoteManagement), maxFile)
 	switch {
 	case err == nil:
 		sources = append(sources, "/"+remoteManagement)
 		m.RemoteManagement = strings.TrimSpace(string(b)) == "enabled"
-	case !absent(err):
+	case !fsroot.Absent(err):
 		errs = append(errs, err)
 	}
 	m.Source = strings.Join(sources, ",")
@@ -91,45 +88,4 @@ func decodePlist(b []byte, v any) (err error) {
 		return fmt.Errorf("decode plist: %w", err)
 	}
 	return nil
-}
-
-// absent reports errors that mean "no data here" rather than a failure.
-func absent(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)
-}
-
-// inTree returns the path of rel (slash-separated, as on the target system)
-// under root, following final symlinks whose absolute targets must resolve
-// inside the tree rather than on this computer.
-func inTree(root, rel string) string {
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	if root == "/" || root == "" {
-		return p
-	}
-	for range 8 {
-		target, err := os.Readlink(p)
-		if err != nil {
-			return p
-		}
-		if strings.HasPrefix(target, "/") {
-			p = filepath.Join(root, filepath.FromSlash(target))
-		} else {
-			p = filepath.Join(filepath.Dir(p), target)
-		}
-	}
-	return p
-}
-
-// readSmall reads at most maxFile bytes of a file.
-func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFile))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return b, nil
 }

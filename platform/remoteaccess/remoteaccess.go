@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"os"
 	"runtime"
 )
@@ -119,7 +120,7 @@ func readTree(root string) (State, error) {
 	} else if !fi.IsDir() {
 		return State{}, fmt.Errorf("read root %s: not a directory", root)
 	}
-	if fi, err := os.Stat(inTree(root, "System/Library")); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(fsroot.Path(root, "System/Library")); err != nil || !fi.IsDir() {
 		return State{}, nil
 	}
 	m, err := macSharing(root)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"path/filepath"
 	"strings"
 
@@ -29,7 +30,7 @@ func launchdJobs(ctx context.Context, root string) ([]Service, error) {
 		{rel: "System/Library/LaunchDaemons", apple: true},
 		{rel: "System/Library/LaunchAgents", apple: true},
 	}
-	users, uerr := readDir(filepath.Join(root, "Users"))
+	users, uerr := fsroot.ReadDir(filepath.Join(root, "Users"))
 	for _, u := range users {
 		if u.IsDir() && u.Name() != "Shared" {
 			dirs = append(dirs, dir{rel: "Users/" + u.Name() + "/Library/LaunchAgents", user: u.Name()})
@@ -45,7 +46,7 @@ func launchdJobs(ctx context.Context, root string) ([]Service, error) {
 		if err := ctx.Err(); err != nil {
 			return svcs, err
 		}
-		ents, err := readDir(filepath.Join(root, filepath.FromSlash(d.rel)))
+		ents, err := fsroot.ReadDir(filepath.Join(root, filepath.FromSlash(d.rel)))
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -58,9 +59,9 @@ func launchdJobs(ctx context.Context, root string) ([]Service, error) {
 				continue
 			}
 			rel := d.rel + "/" + name
-			b, err := readSmall(inTree(root, rel))
+			b, err := fsroot.ReadFile(fsroot.Path(root, rel), maxFile)
 			if err != nil {
-				if !absent(err) {
+				if !fsroot.Absent(err) {
 					errs = append(errs, err)
 				}
 				continue
@@ -143,10 +144,10 @@ func parseJob(b []byte) (j job, err error) {
 // no overrides.
 func launchdOverrides(root string) (map[string]bool, error) {
 	for _, rel := range []string{"private/var/db/com.apple.xpc.launchd/disabled.plist", "var/db/com.apple.xpc.launchd/disabled.plist"} {
-		path := inTree(root, rel)
-		b, err := readSmall(path)
+		path := fsroot.Path(root, rel)
+		b, err := fsroot.ReadFile(path, maxFile)
 		if err != nil {
-			if absent(err) {
+			if fsroot.Absent(err) {
 				continue
 			}
 			return nil, err

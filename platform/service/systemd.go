@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func systemdUnits(ctx context.Context, root string) ([]Service, error) {
 		if err := ctx.Err(); err != nil {
 			return svcs, err
 		}
-		ents, err := readDir(filepath.Join(root, filepath.FromSlash(d)))
+		ents, err := fsroot.ReadDir(filepath.Join(root, filepath.FromSlash(d)))
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -47,9 +48,9 @@ func systemdUnits(ctx context.Context, root string) ([]Service, error) {
 				masked[name] = true // masked: the next directory's file says what it would run
 				continue
 			}
-			b, err := readSmall(inTree(root, rel))
+			b, err := fsroot.ReadFile(fsroot.Path(root, rel), maxFile)
 			if err != nil {
-				if !absent(err) {
+				if !fsroot.Absent(err) {
 					errs = append(errs, err)
 				}
 				continue
@@ -71,7 +72,7 @@ func systemdUnits(ctx context.Context, root string) ([]Service, error) {
 // (getty@tty1.service) enables its template (getty@.service) too.
 func enabledUnits(root string) (map[string]bool, error) {
 	dir := filepath.Join(root, "etc", "systemd", "system")
-	ents, err := readDir(dir)
+	ents, err := fsroot.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func enabledUnits(root string) (map[string]bool, error) {
 		if !strings.HasSuffix(e.Name(), ".wants") && !strings.HasSuffix(e.Name(), ".requires") {
 			continue
 		}
-		links, err := readDir(filepath.Join(dir, e.Name()))
+		links, err := fsroot.ReadDir(filepath.Join(dir, e.Name()))
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ func desktopEntries(_ context.Context, root string) ([]Package, error) {
 		dir := filepath.Join(root, filepath.FromSlash(d))
 		ents, err := os.ReadDir(dir)
 		if err != nil {
-			if !absent(err) {
+			if !fsroot.Absent(err) {
 				errs = append(errs, fmt.Errorf("list %s: %w", dir, err))
 			}
 			continue
@@ -31,9 +32,9 @@ func desktopEntries(_ context.Context, root string) ([]Package, error) {
 			if e.IsDir() || !strings.HasSuffix(e.Name(), ".desktop") {
 				continue
 			}
-			b, err := readSmall(inTree(root, d+"/"+e.Name()), maxFile)
+			b, err := fsroot.ReadFile(fsroot.Path(root, d+"/"+e.Name()), maxFile)
 			if err != nil {
-				if !absent(err) {
+				if !fsroot.Absent(err) {
 					errs = append(errs, err)
 				}
 				continue

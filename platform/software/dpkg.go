@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func dpkgStatus(_ context.Context, root string) ([]Package, error) {
 	path := filepath.Join(root, "var", "lib", "dpkg", "status")
 	f, err := os.Open(path)
 	if err != nil {
-		if absent(err) {
+		if fsroot.Absent(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("read %s: %w", path, err)

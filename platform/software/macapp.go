@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"path/filepath"
 	"strings"
 
@@ -48,7 +49,7 @@ func macApps(ctx context.Context, root string) ([]Package, error) {
 			}
 			rel := d + "/" + a
 			p, err := readBundle(filepath.Join(root, filepath.FromSlash(rel), "Contents", "Info.plist"))
-			if err != nil && !absent(err) {
+			if err != nil && !fsroot.Absent(err) {
 				errs = append(errs, err)
 			}
 			if p.Name == "" {
@@ -73,7 +74,7 @@ type infoPlist struct {
 // readBundle reads an app's Info.plist (XML or binary). A bundle without a
 // readable Info.plist still counts as installed, with only its file name.
 func readBundle(path string) (Package, error) {
-	b, err := readSmall(path, maxFile)
+	b, err := fsroot.ReadFile(path, maxFile)
 	if err != nil {
 		return Package{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ var rpmHeaderMagic = []byte{0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0}
 func rpmDB(ctx context.Context, root string) ([]Package, error) {
 	path := filepath.Join(root, "var", "lib", "rpm", "rpmdb.sqlite")
 	if _, err := os.Stat(path); err != nil {
-		if absent(err) {
+		if fsroot.Absent(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("read %s: %w", path, err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -48,53 +48,12 @@ func readLinux(ctx context.Context, root string) ([]Package, error) {
 	return pkgs, errors.Join(errs...)
 }
 
-// absent reports errors that mean "no data here" rather than a failure.
-func absent(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)
-}
-
-// inTree returns the path of file rel (slash-separated, as on the target
-// system) under root, following a final symlink with an absolute target
-// inside the tree rather than on this computer.
-func inTree(root, rel string) string {
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	if root == "/" || root == "" {
-		return p
-	}
-	for range 8 {
-		target, err := os.Readlink(p)
-		if err != nil {
-			return p
-		}
-		if filepath.IsAbs(target) || strings.HasPrefix(target, "/") {
-			p = filepath.Join(root, filepath.FromSlash(target))
-		} else {
-			p = filepath.Join(filepath.Dir(p), target)
-		}
-	}
-	return p
-}
-
-// readSmall reads at most max bytes of a file.
-func readSmall(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return b, nil
-}
-
 // subdirs lists the names of the directories (or symlinks to them) in dir,
 // sorted; an absent directory has none.
 func subdirs(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		if absent(err) {
+		if fsroot.Absent(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("list %s: %w", dir, err)
@@ -158,7 +117,7 @@ func snaps(_ context.Context, root string) ([]Package, error) {
 			continue
 		}
 		p := Package{Name: n, Source: "snap", ID: n, Path: "/snap/" + n}
-		if b, err := readSmall(inTree(root, "snap/"+n+"/current/meta/snap.yaml"), 64<<10); err == nil {
+		if b, err := fsroot.ReadFile(fsroot.Path(root, "snap/"+n+"/current/meta/snap.yaml"), 64<<10); err == nil {
 			p.Version = yamlScalar(b, "version")
 		}
 		pkgs = append(pkgs, p)
@@ -168,7 +127,7 @@ func snaps(_ context.Context, root string) ([]Package, error) {
 	}
 	ents, err := os.ReadDir(filepath.Join(root, "var", "lib", "snapd", "snaps"))
 	if err != nil {
-		if absent(err) {
+		if fsroot.Absent(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("list snaps: %w", err)
