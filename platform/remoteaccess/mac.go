@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"strings"
 
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"howett.net/plist"
 )
 

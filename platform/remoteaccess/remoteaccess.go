@@ -14,9 +14,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"os"
 	"runtime"
+
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 )
 
 // State is the remote-access state of a computer. A nil part means the OS

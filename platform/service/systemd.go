@@ -3,10 +3,11 @@ package service
 import (
 	"context"
 	"errors"
-	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 )
 
 // unitDirs are the system unit directories in systemd's order of

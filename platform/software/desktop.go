@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 )
 
 // desktopEntries reads the .desktop files of the system and user

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 )
 
 const (

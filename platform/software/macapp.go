@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"path/filepath"
 	"strings"
 
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"howett.net/plist"
 )
 

@@ -7,12 +7,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver for the rpm database
 )
 

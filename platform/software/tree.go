@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 )
 
 // maxFile bounds the read of a small file (desktop entry, snap.yaml,
