@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/farmwatch/farmwatch/agent/netwatch"
 	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -30,6 +31,11 @@ type Env struct {
 	// Catalog is the signature set in force: the built-in one or a newer one the collector pushed.
 	Catalog *catalog.Catalog
 	Now     time.Time
+	// Network is what the packet sniffer saw since the previous scan; nil when it is not
+	// running (no privilege, or a captured tree).
+	Network *netwatch.Analyzer
+	// NetworkSince is when the window of Network observations starts.
+	NetworkSince time.Time
 }
 
 // ErrNotApplicable is returned by a detector that has nothing to look at on this OS or tree;

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/detect"
+	"github.com/farmwatch/farmwatch/agent/netwatch"
 	"github.com/farmwatch/farmwatch/catalog"
 	"github.com/farmwatch/farmwatch/platform/host"
 	"github.com/farmwatch/farmwatch/platform/locale"
@@ -39,9 +40,17 @@ type Scanner struct {
 	Detectors    *detect.Set
 	AgentVersion string
 	Log          *slog.Logger
+	// Network is the live sniffer's analyzer (nil when the sniffer is off); NetworkErr says why
+	// it is off, and is reported in every scan's detector statuses.
+	Network    *netwatch.Analyzer
+	NetworkErr error
 
 	catalog atomic.Pointer[catalog.Catalog]
 }
+
+// NetworkWindow is how long relay observations stay in reports: a day, so that a session at
+// night is still in the morning's reports, and memory stays bounded.
+const NetworkWindow = 24 * time.Hour
 
 // SetCatalog replaces the signature set used from the next scan on; safe while a scan runs.
 func (s *Scanner) SetCatalog(c *catalog.Catalog) { s.catalog.Store(c) }
@@ -120,9 +129,17 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if s.Network != nil || s.NetworkErr != nil {
+		note("sniffer", time.Now(), s.NetworkErr)
+	}
 	cat := s.Catalog()
-	findings, dstat := s.Detectors.Run(ctx, &detect.Env{Root: s.Root, Facts: facts, Catalog: cat, Now: time.Now()})
 	now := time.Now()
+	env := &detect.Env{Root: s.Root, Facts: facts, Catalog: cat, Now: now, Network: s.Network, NetworkSince: now.Add(-NetworkWindow)}
+	if s.Network != nil {
+		s.Network.Expire(env.NetworkSince)
+	}
+	findings, dstat := s.Detectors.Run(ctx, env)
+	now = time.Now()
 	for _, f := range findings {
 		if f.FirstSeen == nil {
 			f.FirstSeen = timestamppb.New(now)

@@ -24,6 +24,10 @@ var meaning = map[string]string{
 	"kvm.display":            "the screen this laptop sends its picture to is a KVM or capture device, not a monitor",
 	"kvm.virtual_media":      "a KVM box is offering this laptop a virtual disk or CD",
 	"hid.jiggler":            "a mouse jiggler keeps this laptop looking busy",
+	"relay.dns":              "this laptop looked up a remote-control tool's relay or rendezvous server",
+	"relay.tls":              "this laptop opened an encrypted connection to a remote-control tool's server",
+	"relay.stun":             "this laptop is negotiating a peer-to-peer path, as remote-desktop and call software do",
+	"relay.connection":       "a process holds a connection to a remote-control tool's server now",
 }
 
 var severityWord = map[pb.Severity]string{
@@ -70,32 +74,7 @@ func WriteText(w io.Writer, r *pb.Report) error {
 	}
 	b.WriteString("\n")
 
-	fs := r.GetFindings()
-	if len(fs) == 0 {
-		b.WriteString("Findings\n  None. No detector found a remote-control tool, remote-access service or other signal on this laptop.\n")
-	} else {
-		fmt.Fprintf(&b, "Findings (%d)\n", len(fs))
-		sorted := append([]*pb.Finding(nil), fs...)
-		sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].GetSeverity() > sorted[j].GetSeverity() })
-		for _, x := range sorted {
-			fmt.Fprintf(&b, "  [%s] %s — %s", severityWord[x.GetSeverity()], x.GetSignal(), x.GetTitle())
-			if x.GetAttack() != "" {
-				fmt.Fprintf(&b, " (ATT&CK %s)", x.GetAttack())
-			}
-			b.WriteString("\n")
-			if m, ok := meaning[x.GetSignal()]; ok {
-				fmt.Fprintf(&b, "      means: %s\n", m)
-			}
-			keys := make([]string, 0, len(x.GetEvidence()))
-			for k := range x.GetEvidence() {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				fmt.Fprintf(&b, "      %s: %s\n", k, x.GetEvidence()[k])
-			}
-		}
-	}
+	writeFindings(&b, r.GetFindings())
 	var failed []string
 	for _, d := range r.GetDetectors() {
 		if !d.GetOk() {
@@ -123,4 +102,40 @@ func offset(sec int32) string {
 		sign, sec = "-", -sec
 	}
 	return fmt.Sprintf("%s%02d:%02d", sign, sec/3600, sec%3600/60)
+}
+
+// WriteFindings explains findings in plain words (what `scan` prints under "Findings").
+func WriteFindings(w io.Writer, fs []*pb.Finding) error {
+	var b strings.Builder
+	writeFindings(&b, fs)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeFindings(b *strings.Builder, fs []*pb.Finding) {
+	if len(fs) == 0 {
+		b.WriteString("Findings\n  None. No detector found a remote-control tool, remote-access service or other signal on this laptop.\n")
+	} else {
+		fmt.Fprintf(b, "Findings (%d)\n", len(fs))
+		sorted := append([]*pb.Finding(nil), fs...)
+		sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].GetSeverity() > sorted[j].GetSeverity() })
+		for _, x := range sorted {
+			fmt.Fprintf(b, "  [%s] %s — %s", severityWord[x.GetSeverity()], x.GetSignal(), x.GetTitle())
+			if x.GetAttack() != "" {
+				fmt.Fprintf(b, " (ATT&CK %s)", x.GetAttack())
+			}
+			b.WriteString("\n")
+			if m, ok := meaning[x.GetSignal()]; ok {
+				fmt.Fprintf(b, "      means: %s\n", m)
+			}
+			keys := make([]string, 0, len(x.GetEvidence()))
+			for k := range x.GetEvidence() {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(b, "      %s: %s\n", k, x.GetEvidence()[k])
+			}
+		}
+	}
 }

@@ -20,15 +20,21 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/farmwatch/farmwatch/agent/capture"
 	"github.com/farmwatch/farmwatch/agent/detect"
 	_ "github.com/farmwatch/farmwatch/agent/detectors" // registers the detectors
 	"github.com/farmwatch/farmwatch/agent/enroll"
+	"github.com/farmwatch/farmwatch/agent/netwatch"
 	"github.com/farmwatch/farmwatch/agent/runner"
 	"github.com/farmwatch/farmwatch/agent/scan"
+	"github.com/farmwatch/farmwatch/agent/sniffer"
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/state"
+	"github.com/farmwatch/farmwatch/catalog"
 	"github.com/farmwatch/farmwatch/platform/host"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // version is set at build time (-X main.version=...).
@@ -40,6 +46,7 @@ Usage:
   farmwatch-agent enroll --server HOST:PORT --ca CA.pem --secret SECRET [--state DIR]
   farmwatch-agent run [--once] [--interval 5m] [--state DIR]
   farmwatch-agent scan [--json] [--root DIR]
+  farmwatch-agent sniff --pcap FILE [--json]
   farmwatch-agent version
 
 Run 'farmwatch-agent COMMAND -h' for the flags of a command.
@@ -64,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(ctx, args[1:], stderr)
 	case "scan":
 		err = cmdScan(ctx, args[1:], stdout, stderr)
+	case "sniff":
+		err = cmdSniff(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "farmwatch-agent %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
@@ -185,6 +194,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	heartbeat := fs.Duration("heartbeat", time.Minute, "time between heartbeats")
 	root := fs.String("root", "", "read a captured file-system tree instead of this machine (testing)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "with --once: give up after this long")
+	noSniff := fs.Bool("no-sniff", false, "do not start the packet sniffer")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -206,9 +216,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer sp.Close()
+	scanner := &scan.Scanner{Root: *root, Detectors: dets, AgentVersion: version, Log: log}
 	r := &runner.Runner{
 		State: dir, Spool: sp, Interval: *interval, Heartbeat: *heartbeat, AgentVersion: version, Log: log,
-		Scanner: &scan.Scanner{Root: *root, Detectors: dets, AgentVersion: version, Log: log},
+		Scanner: scanner,
 	}
 	if err := r.Connect(); err != nil {
 		return err
@@ -220,7 +231,21 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return r.RunOnce(ctx)
 	}
 	log.Info("agent running", "version", version, "interval", *interval, "detectors", strings.Join(dets.Names(), ","))
-	return runService(r.Run)
+	return runService(func(ctx context.Context) error {
+		if *root == "" && !*noSniff {
+			an := netwatch.New(scanner.Catalog())
+			live, err := sniffer.Start(ctx, capture.Options{}, an, log)
+			if err != nil {
+				log.Warn("packet sniffer off: relay DNS/TLS/STUN findings need it", "reason", err)
+				scanner.NetworkErr = fmt.Errorf("packet sniffer off: %w", err)
+			} else {
+				defer live.Close()
+				scanner.Network = an
+				log.Info("packet sniffer on")
+			}
+		}
+		return r.Run(ctx)
+	})
 }
 
 func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -259,4 +284,57 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return enc.Encode(v)
 	}
 	return scan.WriteText(stdout, rep)
+}
+
+func cmdSniff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sniff", stderr)
+	pcap := fs.String("pcap", "", "analyse this capture file (pcap or pcapng) offline")
+	asJSON := fs.Bool("json", false, "print findings as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *pcap == "" {
+		return usageError{errors.New("--pcap is required (live sniffing runs inside farmwatch-agent run)")}
+	}
+	cat, err := catalog.Default()
+	if err != nil {
+		return err
+	}
+	an := netwatch.New(cat)
+	read, decoded, err := sniffer.ReadPcap(*pcap, an)
+	if err != nil {
+		return err
+	}
+	dets, err := detect.New(logger(stderr, false), nil, otherThan("relay"))
+	if err != nil {
+		return err
+	}
+	findings, _ := dets.Run(ctx, &detect.Env{Facts: &pb.Facts{}, Catalog: cat, Now: time.Now(), Network: an})
+	rep := &pb.Report{Created: timestamppb.Now(), AgentVersion: version, CatalogVersion: cat.Version, Findings: findings}
+	if *asJSON {
+		b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	fmt.Fprintf(stdout, "%s: %d packets, %d decoded, %d observations\n", *pcap, read, decoded, len(an.Snapshot(time.Time{})))
+	return scan.WriteFindings(stdout, findings)
+}
+
+// otherThan lists every registered detector but keep, to run that one alone.
+func otherThan(keep string) []string {
+	var out []string
+	for _, n := range detect.Names() {
+		if n != keep {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -1,0 +1,162 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	ringBlockSize    = 128 << 10 // TPACKET_V3 block; a multiple of every page size
+	ringBlockTimeout = 32 * time.Millisecond
+)
+
+func open(o Options) (Source, error) {
+	names, err := interfaceNames(o.Interfaces)
+	if err != nil {
+		return nil, err
+	}
+	var hs []*handle
+	var errs []error
+	for _, name := range names {
+		h, err := openLinux(name, o)
+		if err != nil {
+			if errors.Is(err, ErrNotPermitted) {
+				closeHandles(hs)
+				return nil, err
+			}
+			errs = append(errs, &InterfaceError{Interface: name, Err: err})
+			continue
+		}
+		hs = append(hs, h)
+	}
+	if len(hs) == 0 {
+		return nil, fmt.Errorf("capture: no interface could be opened: %w", errors.Join(errs...))
+	}
+	// Interfaces that failed (a tunnel that went down meanwhile) are left
+	// out; the others are captured.
+	return newSource(hs, o), nil
+}
+
+// linkOf returns how frames of the interface are read: Ethernet and loopback
+// raw (LinkEthernet), any other type from the network header (LinkRaw).
+// loopback is true for the loopback interface.
+func linkOf(ifc *net.Interface) (link int, sock afpacket.OptSocketType, loopback bool) {
+	b, err := os.ReadFile("/sys/class/net/" + ifc.Name + "/type")
+	if err == nil {
+		if t, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			switch t {
+			case unix.ARPHRD_LOOPBACK:
+				return LinkEthernet, afpacket.SocketRaw, true
+			case unix.ARPHRD_ETHER:
+				return LinkEthernet, afpacket.SocketRaw, false
+			}
+			return LinkRaw, afpacket.SocketDgram, false
+		}
+	}
+	if ifc.Flags&net.FlagLoopback != 0 {
+		return LinkEthernet, afpacket.SocketRaw, true
+	}
+	if len(ifc.HardwareAddr) == 6 {
+		return LinkEthernet, afpacket.SocketRaw, false
+	}
+	return LinkRaw, afpacket.SocketDgram, false
+}
+
+// dropOutgoing prefixes a filter with "drop PACKET_OUTGOING" (Linux
+// ancillary data): on loopback every packet is seen once leaving and once
+// arriving, and only the arriving copy is kept.
+func dropOutgoing(filter []bpf.RawInstruction) ([]bpf.RawInstruction, error) {
+	prefix, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipFalse: 1},
+		bpf.RetConstant{Val: 0},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(prefix, filter...), nil
+}
+
+func openLinux(name string, o Options) (*handle, error) {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, err
+	}
+	link, sock, loopback := linkOf(ifc)
+	frameSize := 2048
+	for frameSize < o.Snaplen+256 { // room for the tpacket3_hdr and sockaddr_ll
+		frameSize *= 2
+	}
+	blockSize := max(ringBlockSize, frameSize)
+	blocks := max(2, o.BufferBytes/blockSize)
+	tp, err := afpacket.NewTPacket(
+		afpacket.OptInterface(name),
+		afpacket.OptSocketType(sock),
+		afpacket.TPacketVersion3,
+		afpacket.OptFrameSize(frameSize),
+		afpacket.OptBlockSize(blockSize),
+		afpacket.OptNumBlocks(blocks),
+		afpacket.OptBlockTimeout(ringBlockTimeout),
+		afpacket.OptPollTimeout(pollInterval),
+	)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%w: AF_PACKET socket on %s: %w", ErrNotPermitted, name, err)
+		}
+		return nil, fmt.Errorf("AF_PACKET TPACKET_V3 socket: %w", err)
+	}
+	filter, err := filterFor(link, o.Snaplen)
+	if err == nil && loopback {
+		filter, err = dropOutgoing(filter)
+	}
+	if err != nil {
+		tp.Close()
+		return nil, err
+	}
+	if err := tp.SetBPF(filter); err != nil {
+		tp.Close()
+		return nil, fmt.Errorf("attaching the BPF filter: %w", err)
+	}
+	// The socket was bound before the filter was attached: frames queued
+	// meanwhile are filtered again in user space (without the loopback
+	// prefix, which the VM cannot run: a few early loopback frames may be
+	// seen twice).
+	return newHandle(name, link, &afReader{tp: tp}, o.Snaplen, time.Now())
+}
+
+type afReader struct {
+	tp *afpacket.TPacket
+}
+
+func (a *afReader) next() ([]byte, time.Time, int, error) {
+	data, ci, err := a.tp.ZeroCopyReadPacketData()
+	if err == afpacket.ErrTimeout {
+		return nil, time.Time{}, 0, errTimeout
+	}
+	if err != nil {
+		return nil, time.Time{}, 0, err
+	}
+	return data, ci.Timestamp, ci.Length, nil
+}
+
+func (a *afReader) drops() (uint64, error) {
+	_, v3, err := a.tp.SocketStats()
+	if err != nil {
+		return 0, err
+	}
+	return uint64(v3.Drops()), nil
+}
+
+func (a *afReader) close() error {
+	a.tp.Close()
+	return nil
+}
