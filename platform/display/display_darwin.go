@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os/exec"
+
+	"github.com/farmwatch/farmwatch/platform/ioreg"
 )
 
 // ioregClasses are the IORegistry classes whose subtrees the macOS reader
@@ -17,10 +17,6 @@ import (
 // both are asked and duplicates dropped.
 var ioregClasses = []string{"IODisplayConnect", "AppleCLCD2", "IOMobileFramebufferShim"}
 
-// maxIoregOutput bounds the output of one ioreg run; a display subtree is
-// tens of KB.
-const maxIoregOutput = 16 << 20
-
 // list runs ioreg once per class of ioregClasses (reaching IOKit without
 // cgo is what ioreg is for) and parses each output.
 func list(ctx context.Context) ([]Display, error) {
@@ -28,7 +24,7 @@ func list(ctx context.Context) ([]Display, error) {
 	var errs []error
 	seen := map[uint64]bool{}
 	for _, class := range ioregClasses {
-		out, err := ioreg(ctx, class)
+		out, err := runIoreg(ctx, class)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -45,28 +41,7 @@ func list(ctx context.Context) ([]Display, error) {
 	return ds, errors.Join(errs...)
 }
 
-// ioreg returns the XML plist of the subtrees of class, at most
-// maxIoregOutput bytes (a larger output kills ioreg and is an error).
-func ioreg(ctx context.Context, class string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "/usr/sbin/ioreg", "-a", "-l", "-r", "-c", class)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("ioreg -c %s: %w", class, err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("ioreg -c %s: %w", class, err)
-	}
-	out, rerr := io.ReadAll(io.LimitReader(stdout, maxIoregOutput+1))
-	if len(out) > maxIoregOutput {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("ioreg -c %s: output larger than %d bytes", class, maxIoregOutput)
-	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("ioreg -c %s: %w", class, err)
-	}
-	if rerr != nil {
-		return nil, fmt.Errorf("ioreg -c %s: %w", class, rerr)
-	}
-	return out, nil
+// runIoreg returns the XML plist of the subtrees of class.
+func runIoreg(ctx context.Context, class string) ([]byte, error) {
+	return ioreg.Run(ctx, "-a", "-l", "-r", "-c", class)
 }

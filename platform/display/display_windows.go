@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/farmwatch/farmwatch/platform/winreg"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
 )
@@ -55,7 +56,7 @@ func presentDisplays() (map[string]bool, error) {
 
 // liveRegistry reads HKLM of this computer; every call opens and closes its
 // key.
-type liveRegistry struct{}
+type liveRegistry struct{ winreg.Live }
 
 // open opens an `HKLM\...` path.
 func (liveRegistry) open(path string, access uint32) (registry.Key, bool) {
@@ -65,16 +66,6 @@ func (liveRegistry) open(path string, access uint32) (registry.Key, bool) {
 	}
 	k, err := registry.OpenKey(registry.LOCAL_MACHINE, rest, access)
 	return k, err == nil
-}
-
-func (r liveRegistry) Subkeys(path string) []string {
-	k, ok := r.open(path, registry.ENUMERATE_SUB_KEYS)
-	if !ok {
-		return nil
-	}
-	defer k.Close()
-	names, _ := k.ReadSubKeyNames(-1)
-	return names
 }
 
 // Binary reads into a buffer of maxEDIDRead bytes; a larger value (not an

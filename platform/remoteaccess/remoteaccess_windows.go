@@ -5,18 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"unsafe"
 
+	"github.com/farmwatch/farmwatch/platform/winreg"
 	"golang.org/x/sys/windows"
-	"golang.org/x/sys/windows/registry"
 )
 
 // wtsClasses are queried for every session, in this order.
 var wtsClasses = []uint32{wtsUserName, wtsDomainName, wtsClientBuildNumber, wtsClientName, wtsClientAddress, wtsClientProtocolType}
 
 func read(ctx context.Context) (State, error) {
-	st := State{RDP: rdpConfig(liveRegistry{})}
+	st := State{RDP: rdpConfig(winreg.Live{})}
 	recs, err := wtsSessions(ctx)
 	for _, r := range recs {
 		if s, ok := r.session(); ok {
@@ -74,46 +73,4 @@ func wtsQuery(id, class uint32) ([]byte, error) {
 	}
 	defer windows.WTSFreeMemory(uintptr(unsafe.Pointer(buf)))
 	return bytes.Clone(unsafe.Slice(buf, min(n, 64<<10))), nil
-}
-
-// liveRegistry reads the registry of this computer through regReader;
-// every call opens and closes its key.
-type liveRegistry struct{}
-
-func (liveRegistry) with(path string, access uint32, fn func(registry.Key)) bool {
-	root, rest, _ := strings.Cut(path, `\`)
-	if !strings.EqualFold(root, "HKLM") || rest == "" {
-		return false
-	}
-	k, err := registry.OpenKey(registry.LOCAL_MACHINE, rest, access)
-	if err != nil {
-		return false
-	}
-	defer k.Close()
-	fn(k)
-	return true
-}
-
-func (r liveRegistry) String(path, name string) (s string, ok bool) {
-	r.with(path, registry.QUERY_VALUE, func(k registry.Key) {
-		var err error
-		s, _, err = k.GetStringValue(name)
-		ok = err == nil
-	})
-	return s, ok
-}
-
-func (r liveRegistry) DWord(path, name string) (v uint32, ok bool) {
-	r.with(path, registry.QUERY_VALUE, func(k registry.Key) {
-		n, typ, err := k.GetIntegerValue(name)
-		v, ok = uint32(n), err == nil && typ == registry.DWORD
-	})
-	return v, ok
-}
-
-func (r liveRegistry) Subkeys(path string) (names []string) {
-	r.with(path, registry.ENUMERATE_SUB_KEYS, func(k registry.Key) {
-		names, _ = k.ReadSubKeyNames(-1)
-	})
-	return names
 }
