@@ -13,8 +13,10 @@ import (
 )
 
 // listGopsutil lists processes through gopsutil, asking only for the fields
-// Process holds. username resolves the owner of one process.
-func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Process) string) ([]Process, Counts, error) {
+// Process holds. username resolves the owner of one process; sockets finds
+// the sockets of the listed processes.
+func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Process) string,
+	sockets func(context.Context, []Process) (map[int32][]Socket, error)) ([]Process, Counts, error) {
 	var counts Counts
 	pids, err := gproc.PidsWithContext(ctx)
 	if err != nil {
@@ -47,7 +49,7 @@ func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Pro
 		p.Username = username(ctx, gp)
 		out = append(out, p)
 	}
-	return out, counts, attachSockets(out, func() (map[int32][]Socket, error) { return scanSockets(ctx) })
+	return out, counts, attachSockets(out, func() (map[int32][]Socket, error) { return sockets(ctx, out) })
 }
 
 // capturedSockets: gopsutil's Linux /proc reader is not built here, so a

@@ -57,9 +57,13 @@ var ErrNotImplemented = errors.New("not implemented on " + runtime.GOOS)
 //
 // root "" or "/" is the live system. Linux reads /proc directly (one read of
 // stat, status and cmdline and one readlink of exe per process, /etc/passwd
-// once); Windows and macOS use gopsutil. Sockets come from one system-wide
-// gopsutil connection scan grouped by PID; on Linux that scan walks every
-// /proc/PID/fd, which is most of the cost.
+// once); Windows and macOS use gopsutil. On Linux and Windows sockets come
+// from one system-wide gopsutil connection scan grouped by PID; on Linux that
+// scan walks every /proc/PID/fd, which is most of the cost. On macOS they come
+// from libproc, called in-process: one proc_pidinfo(PROC_PIDLISTFDS) per
+// listed process and one proc_pidfdinfo(PROC_PIDFDSOCKETINFO) per socket
+// descriptor, with no subprocess; only if libproc cannot be loaded does it
+// fall back to gopsutil, which runs lsof.
 //
 // Any other root is a captured Linux tree (ROOT/proc, ROOT/etc/passwd). Its
 // processes are read on every OS; its sockets only on Linux, where gopsutil

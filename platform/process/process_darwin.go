@@ -25,5 +25,5 @@ func list(ctx context.Context) ([]Process, Counts, error) {
 		}
 		names[uid] = name
 		return name
-	})
+	}, liveSockets)
 }

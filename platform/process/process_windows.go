@@ -11,5 +11,5 @@ func list(ctx context.Context) ([]Process, Counts, error) {
 		// DOMAIN\user from the process token; fails for protected processes.
 		name, _ := p.UsernameWithContext(ctx)
 		return name
-	})
+	}, func(ctx context.Context, _ []Process) (map[int32][]Socket, error) { return scanSockets(ctx) })
 }
