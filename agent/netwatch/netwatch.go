@@ -171,14 +171,14 @@ func (a *Analyzer) Observe(p *packet.Packet, at time.Time) {
 	if h := p.TLS; h != nil && h.SNI != "" {
 		t := a.idx.Tool(h.SNI)
 		a.learn(p.Dst.Addr(), h.SNI, t, at, 3600)
-		if t != "" {
+		if t != "" && !a.sameHello(h.Flags, "relay.tls", t, h.SNI, "tls-sni", p.Src, p.Dst, at) {
 			a.add("relay.tls", t, h.SNI, "tls-sni", p.Src, p.Dst, proto, at, map[string]string{"alpn": strings.Join(h.ALPN, ",")})
 		}
 	}
 	if q := p.QUIC; q != nil && q.SNI != "" {
 		t := a.idx.Tool(q.SNI)
 		a.learn(p.Dst.Addr(), q.SNI, t, at, 3600)
-		if t != "" {
+		if t != "" && !a.sameHello(q.Flags, "relay.tls", t, q.SNI, "quic-sni", p.Src, p.Dst, at) {
 			a.add("relay.tls", t, q.SNI, "quic-sni", p.Src, p.Dst, proto, at, map[string]string{"alpn": strings.Join(q.ALPN, ",")})
 		}
 	}
@@ -223,6 +223,26 @@ func stunMethod(m uint16) string {
 		return "channel-bind"
 	}
 	return fmt.Sprintf("0x%03x", m)
+}
+
+// sameHello says whether a reassembled ClientHello is the one whose first part was already
+// counted (its first packet carried the server name too): then only last-seen moves.
+func (a *Analyzer) sameHello(flags []string, signal, tool, name, via string, local, remote netip.AddrPort, at time.Time) bool {
+	reassembled := false
+	for _, f := range flags {
+		if f == "reassembled" {
+			reassembled = true
+		}
+	}
+	if !reassembled {
+		return false
+	}
+	o, ok := a.obs[obsKey{signal, tool, strings.TrimSuffix(strings.ToLower(name), "."), via, local, remote}]
+	if !ok || at.Sub(o.Last) > 2*time.Second {
+		return false
+	}
+	o.Last = at
+	return true
 }
 
 func (a *Analyzer) learn(addr netip.Addr, name, tool string, at time.Time, ttl uint32) {

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // LinkType says what header precedes the IP packet in a frame.
@@ -126,12 +127,29 @@ type Decoder struct {
 	quic  QUICInitial
 	stun  STUN
 	s     scratch
+	r     *Reassembler // nil: no reassembly across packets
+	now   time.Time    // the frame's capture time, for the Reassembler
+}
+
+// An Option configures a Decoder.
+type Option func(*Decoder)
+
+// WithReassembler makes the Decoder put together ClientHellos spread over
+// several QUIC Initials or TCP segments (see Reassembler). The packet that
+// completes one gets its TLS or QUIC record filled and flagged
+// FlagReassembled; the earlier ones are reported as without it. A
+// ClientHello that fits one packet never touches the Reassembler.
+func WithReassembler(r *Reassembler) Option {
+	return func(d *Decoder) { d.r = r }
 }
 
 // NewDecoder returns a Decoder with its buffers sized for the common case
 // (about 40 KB, plus up to maxInterned cached name strings).
-func NewDecoder() *Decoder {
+func NewDecoder(opts ...Option) *Decoder {
 	d := &Decoder{}
+	for _, o := range opts {
+		o(d)
+	}
 	d.s.names.m = make(map[string]string, 256)
 	d.s.name = make([]byte, 0, 4*maxNameWire)
 	d.s.hs = make([]byte, 0, 4096)
@@ -155,6 +173,13 @@ func NewDecoder() *Decoder {
 // ClientHello, a QUIC Initial or STUN is parsed into the matching record;
 // trouble inside it is reported in that record's Flags, not as an error.
 func (d *Decoder) Decode(link LinkType, frame []byte, p *Packet) error {
+	return d.DecodeAt(link, frame, time.Time{}, p)
+}
+
+// DecodeAt is Decode for a frame captured at the given time, which dates
+// the Reassembler's state; a zero time means now.
+func (d *Decoder) DecodeAt(link LinkType, frame []byte, at time.Time, p *Packet) error {
+	d.now = at
 	*p = Packet{Flags: d.flags[:0]}
 	var et uint16
 	var b []byte
@@ -341,7 +366,7 @@ func (d *Decoder) transport(src, dst netip.Addr, b []byte, p *Packet) error {
 			return p.fail(FlagTruncated, errFrameTruncated)
 		}
 		p.Payload = b[off:]
-		d.tcpPayload(p, sp, dp)
+		d.tcpPayload(p, sp, dp, be32(b[4:]))
 	case ProtoUDP:
 		if len(b) < 8 {
 			p.Src, p.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
@@ -371,15 +396,28 @@ func (d *Decoder) transport(src, dst netip.Addr, b []byte, p *Packet) error {
 func isDNSPort(port uint16) bool  { return port == 53 || port == 5353 }
 func isTURNPort(port uint16) bool { return port == 3478 || port == 3479 || port == 5349 }
 
-func (d *Decoder) tcpPayload(p *Packet, sp, dp uint16) {
+// clock returns the frame's time for the Reassembler.
+func (d *Decoder) clock() time.Time {
+	if d.now.IsZero() {
+		return time.Now()
+	}
+	return d.now
+}
+
+func (d *Decoder) tcpPayload(p *Packet, sp, dp uint16, seq uint32) {
 	pl := p.Payload
 	switch {
 	case len(pl) >= 6 && pl[0] == 0x16 && pl[1] == 0x03 && pl[5] == 1:
 		d.tls.reset()
 		d.s.ch.reset()
-		if parseClientHello(pl, &d.tls, &d.s) == nil || d.tls.SNI != "" {
+		err := parseClientHello(pl, &d.tls, &d.s)
+		if err == nil || d.tls.SNI != "" {
 			p.TLS = &d.tls
 		}
+		if err == errTLSTruncated && d.r != nil && p.TCPFlags&0x04 == 0 {
+			d.r.tcpStart(p.Src, p.Dst, seq, pl, d.clock())
+		}
+	case d.r != nil && d.r.nTCP > 0 && d.tcpReassemble(p, seq):
 	case (sp == 53 || dp == 53) && len(pl) >= 2+12:
 		// DNS over TCP: a 2-byte length, then the message. Only a segment
 		// starting a message is read.
@@ -390,6 +428,52 @@ func (d *Decoder) tcpPayload(p *Packet, sp, dp uint16) {
 		d.dns.reset()
 		parseDNS(msg, &d.dns, &d.s)
 		p.DNS = &d.dns
+	}
+}
+
+// tcpReassemble feeds a later segment to the Reassembler and reports the
+// ClientHello if it completed it.
+func (d *Decoder) tcpReassemble(p *Packet, seq uint32) bool {
+	buf, ok := d.r.tcpMore(p.Src, p.Dst, seq, p.Payload, d.clock())
+	if !ok {
+		return false
+	}
+	d.tls.reset()
+	d.s.ch.reset()
+	if parseClientHello(buf, &d.tls, &d.s) == errTLSTruncated {
+		return true // not yet: the segment is part of the hello
+	}
+	d.r.tcpDone(p.Src, p.Dst)
+	d.tls.flag(FlagReassembled)
+	p.TLS = &d.tls
+	return true
+}
+
+// quicReassemble feeds the CRYPTO data of an Initial whose ClientHello was
+// incomplete to the Reassembler, and reports the ClientHello if this
+// packet completed it.
+func (d *Decoder) quicReassemble() {
+	q := &d.quic
+	hs, ok := d.r.quic(q.Version, q.DCID, d.s.crypto, d.s.ranges[:d.s.nr], d.clock())
+	if !ok {
+		return
+	}
+	h := &d.s.ch
+	h.reset()
+	err := parseHandshake(hs, h, &d.s, false)
+	q.SNI, q.ALPN = h.SNI, h.ALPN
+	keep := q.Flags[:0]
+	for _, f := range q.Flags {
+		if f != FlagTruncated && f != FlagNoCrypto {
+			keep = append(keep, f)
+		}
+	}
+	q.Flags = keep
+	for _, f := range h.Flags {
+		q.flag(f)
+	}
+	if err == nil || err == errTLSTruncated {
+		q.flag(FlagReassembled)
 	}
 }
 
@@ -408,7 +492,11 @@ func (d *Decoder) udpPayload(p *Packet, sp, dp uint16) {
 	case looksQUICInitial(pl):
 		d.quic.reset()
 		d.s.ch.reset()
-		parseQUICInitial(pl, &d.quic, &d.s)
+		d.s.nr = 0
+		err := parseQUICInitial(pl, &d.quic, &d.s)
+		if d.r != nil && d.s.nr > 0 && (err == errQUICNoCrypto || err == errTLSTruncated) {
+			d.quicReassemble()
+		}
 		p.QUIC = &d.quic
 	case (isTURNPort(sp) || isTURNPort(dp)) && looksChannelData(pl):
 		d.stun.reset()

@@ -171,8 +171,8 @@ func parseQUICInitial(b []byte, q *QUICInitial, s *scratch) error {
 // frames walks the decrypted payload, gathers CRYPTO data by offset and
 // parses the ClientHello at its start.
 func (q *QUICInitial) frames(plain []byte, s *scratch) error {
-	var ranges [maxCryptoFrames][2]int
-	nr := 0
+	ranges := &s.ranges
+	s.nr = 0
 	s.crypto = s.crypto[:0]
 	r := reader{b: plain}
 walk:
@@ -203,7 +203,7 @@ walk:
 				return q.fail(FlagMalformed, errQUICFrame)
 			}
 			data := r.bytes(int(n))
-			if off+n > maxCryptoOffset || nr == maxCryptoFrames {
+			if off+n > maxCryptoOffset || s.nr == maxCryptoFrames {
 				q.flag(FlagTooMany)
 				continue
 			}
@@ -212,8 +212,8 @@ walk:
 				s.crypto = append(s.crypto, make([]byte, hi-len(s.crypto))...)
 			}
 			copy(s.crypto[lo:hi], data)
-			ranges[nr] = [2]int{lo, hi}
-			nr++
+			ranges[s.nr] = [2]int{lo, hi}
+			s.nr++
 		case 0x1c: // CONNECTION_CLOSE
 			r.varint() // error code
 			r.varint() // frame type
@@ -230,7 +230,7 @@ walk:
 	have := 0
 	for grew := true; grew; {
 		grew = false
-		for _, rg := range ranges[:nr] {
+		for _, rg := range ranges[:s.nr] {
 			if rg[0] <= have && rg[1] > have {
 				have, grew = rg[1], true
 			}

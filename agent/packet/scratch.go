@@ -8,15 +8,17 @@ const maxInterned = 4096
 // standalone Parse functions use one) and simply allocates as it goes.
 type scratch struct {
 	names  interner
-	name   []byte      // a DNS name or SNI being built
-	hs     []byte      // a TLS handshake message spread over records
-	plain  []byte      // a QUIC packet being decrypted
-	crypto []byte      // QUIC CRYPTO data reassembled by offset
-	ch     ClientHello // the ClientHello inside a QUIC Initial
-	keys   [4]quicKeys // recently used QUIC Initial keys, by DCID
-	next   int         // the keys slot to replace next
-	mask   [16]byte    // QUIC header protection mask
-	nonce  [12]byte    // QUIC AEAD nonce
+	name   []byte                  // a DNS name or SNI being built
+	hs     []byte                  // a TLS handshake message spread over records
+	plain  []byte                  // a QUIC packet being decrypted
+	crypto []byte                  // QUIC CRYPTO data reassembled by offset
+	ch     ClientHello             // the ClientHello inside a QUIC Initial
+	keys   [4]quicKeys             // recently used QUIC Initial keys, by DCID
+	next   int                     // the keys slot to replace next
+	mask   [16]byte                // QUIC header protection mask
+	nonce  [12]byte                // QUIC AEAD nonce
+	ranges [maxCryptoFrames][2]int // the CRYPTO ranges of the last QUIC packet
+	nr     int                     // how many
 }
 
 // interner turns byte strings into strings, reusing earlier ones: names

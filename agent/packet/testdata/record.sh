@@ -74,4 +74,9 @@ capture any LINUX_SLL quic_initial.pcap "udp port 443 or icmp"
 "$tmp/sendprobe" quic 127.0.0.1:443 relay.teamviewer.com
 finish quic_initial.pcap
 
+# 5. TLS: a Go ClientHello with the ML-KEM key share over two TCP segments.
+capture lo EN10MB tls_split_teamviewer.pcap "tcp port 8443"
+"$tmp/sendprobe" tls 127.0.0.1:8443 relay.teamviewer.com || true
+finish tls_split_teamviewer.pcap
+
 ls -l "$out"/*.pcap

@@ -8,6 +8,11 @@
 //	                           client Initials from golang.org/x/net/quic
 //	                           (crypto/tls); x25519 keeps the ClientHello in
 //	                           one packet, the default PQ key share splits it
+//	sendprobe tls ADDR SNI     a crypto/tls handshake to a local listener,
+//	                           writes cut at 1000 bytes (what a 1000-byte MSS
+//	                           does on a real link; loopback's segmentation
+//	                           offload would keep one segment), so the default
+//	                           ML-KEM ClientHello spans two segments
 package main
 
 import (
@@ -35,7 +40,38 @@ func main() {
 			log.Fatal("quic needs SNI")
 		}
 		quicDial(os.Args[2], os.Args[3], len(os.Args) > 4 && os.Args[4] == "x25519")
+	case "tls":
+		if len(os.Args) < 4 {
+			log.Fatal("tls needs SNI")
+		}
+		tlsDial(os.Args[2], os.Args[3])
 	}
+}
+
+// tlsDial runs a handshake to a listener on addr that answers with an
+// alert (it has no certificate): only the ClientHello matters.
+func tlsDial(addr, sni string) {
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		tls.Server(c, &tls.Config{}).Handshake()
+	}()
+	c, err := net.DialTimeout("tcp4", addr, 2*time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tc := tls.Client(splitConn{c}, &tls.Config{ServerName: sni, NextProtos: []string{"h2", "http/1.1"}})
+	err = tc.Handshake()
+	tc.Close()
+	log.Printf("tls: %v", err)
 }
 
 func attr(b []byte, typ uint16, v []byte) []byte {
@@ -110,4 +146,23 @@ func quicDial(addr, sni string, x25519 bool) {
 	_, err = ep.Dial(ctx, "udp", addr, &quic.Config{TLSConfig: tc})
 	fmt.Printf("quic %s: %v (expected: nobody answers)\n", sni, err)
 	ep.Close(context.Background())
+}
+
+// splitConn writes at most 1000 bytes per TCP segment (TCP_NODELAY is Go's
+// default, so each Write is a segment).
+type splitConn struct{ net.Conn }
+
+func (c splitConn) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), 1000)
+		m, err := c.Conn.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n, nil
 }
