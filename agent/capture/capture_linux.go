@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket/afpacket"
@@ -106,7 +108,10 @@ func openLinux(name string, o Options) (*handle, error) {
 		afpacket.OptBlockSize(blockSize),
 		afpacket.OptNumBlocks(blocks),
 		afpacket.OptBlockTimeout(ringBlockTimeout),
-		afpacket.OptPollTimeout(pollInterval),
+		// Never block in poll(2): a goroutine blocked in a system call
+		// keeps the runtime's sysmon waking up every few tens of
+		// microseconds. Waiting is done on the netpoller (afReader.wait).
+		afpacket.OptPollTimeout(0),
 	)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
@@ -130,22 +135,105 @@ func openLinux(name string, o Options) (*handle, error) {
 	// meanwhile are filtered again in user space (without the loopback
 	// prefix, which the VM cannot run: a few early loopback frames may be
 	// seen twice).
-	return newHandle(name, link, &afReader{tp: tp}, o.Snaplen, time.Now())
+	r := &afReader{tp: tp}
+	if err := r.pollable(name); err != nil {
+		tp.Close()
+		return nil, err
+	}
+	h, err := newHandle(name, link, r, o.Snaplen, time.Now())
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	return h, nil
 }
 
+// afReader reads a TPACKET_V3 ring. The TPacket never blocks (its poll
+// timeout is 0): when no block is ready, the reader waits for the socket to
+// become readable on Go's netpoller, through a duplicate of the socket's
+// descriptor, which costs no thread and no timer while idle.
 type afReader struct {
-	tp *afpacket.TPacket
+	tp   *afpacket.TPacket
+	file *os.File        // the duplicate descriptor; nil: sleep instead
+	rc   syscall.RawConn // of file
+}
+
+// pollable registers a duplicate of the TPacket's socket with the
+// netpoller. afpacket does not export the descriptor; if it cannot be found
+// (another gopacket version), the reader falls back to sleeping between
+// ring checks.
+func (a *afReader) pollable(name string) error {
+	v := reflect.ValueOf(a.tp).Elem().FieldByName("fd")
+	if !v.IsValid() || v.Kind() != reflect.Int {
+		return nil
+	}
+	fd, err := unix.FcntlInt(uintptr(v.Int()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("duplicating the AF_PACKET socket: %w", err)
+	}
+	// O_NONBLOCK is shared with the TPacket's descriptor, which afpacket
+	// only polls.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("AF_PACKET socket: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "afpacket:"+name)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("AF_PACKET socket: %w", err)
+	}
+	a.file, a.rc = f, rc
+	return nil
 }
 
 func (a *afReader) next() ([]byte, time.Time, int, error) {
-	data, ci, err := a.tp.ZeroCopyReadPacketData()
-	if err == afpacket.ErrTimeout {
-		return nil, time.Time{}, 0, errTimeout
+	for {
+		data, ci, err := a.tp.ZeroCopyReadPacketData()
+		if err == nil {
+			return data, ci.Timestamp, ci.Length, nil
+		}
+		if err != afpacket.ErrTimeout {
+			return nil, time.Time{}, 0, err
+		}
+		if !a.wait() {
+			return nil, time.Time{}, 0, errTimeout
+		}
 	}
-	if err != nil {
-		return nil, time.Time{}, 0, err
+}
+
+// wait waits for the socket to become readable (a ring block was retired).
+// It returns false when interrupted by Close, or after a poll interval when
+// it cannot wait on the netpoller.
+func (a *afReader) wait() bool {
+	if a.rc != nil {
+		// Readiness is edge-triggered and remembered: a block retired
+		// since the ring was checked makes the wait return at once.
+		waited := false
+		err := a.rc.Read(func(uintptr) bool {
+			if waited {
+				return true
+			}
+			waited = true
+			return false
+		})
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+			return false
+		}
+		a.rc = nil // not pollable after all
 	}
-	return data, ci.Timestamp, ci.Length, nil
+	time.Sleep(pollInterval / 4) // less than ringBlockTimeout
+	return false
+}
+
+// interrupt makes a pending and every later wait return false at once.
+func (a *afReader) interrupt() {
+	if a.file != nil {
+		a.file.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 func (a *afReader) drops() (uint64, error) {
@@ -157,6 +245,9 @@ func (a *afReader) drops() (uint64, error) {
 }
 
 func (a *afReader) close() error {
+	if a.file != nil {
+		a.file.Close()
+	}
 	a.tp.Close()
 	return nil
 }

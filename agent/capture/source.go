@@ -33,6 +33,10 @@ type reader interface {
 	close() error
 }
 
+// A reader may also have a method interrupt(), called by Close before it
+// waits for the reading goroutines, which makes a blocked next return
+// errTimeout at once.
+
 // handle is an open interface.
 type handle struct {
 	name string
@@ -55,14 +59,27 @@ type frameBuf struct {
 }
 
 // source fans the handles' frames into one Source.
+//
+// The reading goroutines hand frames over in batches, not one by one: a frame
+// is copied into a free buffer and appended to ready under qmu, and Read is
+// woken (notify) only when ready goes from empty to non-empty. Read takes the
+// whole of ready at once and returns its frames without synchronisation, so a
+// ring block of frames costs a few wake-ups instead of one per frame.
 type source struct {
 	handles []*handle
 	snaplen int
 	bucket  *bucket
 
-	frames chan *frameBuf
-	free   chan *frameBuf
-	cur    *frameBuf // returned by the last Read, owned by the caller
+	qmu    sync.Mutex  // guards ready and free
+	ready  []*frameBuf // frames waiting for Read, oldest first
+	free   []*frameBuf // buffers not in ready nor batch
+	notify chan struct{}
+
+	// batch and pos are owned by Read: the frames taken from ready, the
+	// next one to return is batch[pos]. Their buffers go back to free when
+	// the next batch is taken.
+	batch []*frameBuf
+	pos   int
 
 	done     chan struct{} // closed by Close
 	dead     chan struct{} // closed when every reading goroutine failed
@@ -85,13 +102,19 @@ func newSource(hs []*handle, o Options) *source {
 		handles: hs,
 		snaplen: o.Snaplen,
 		bucket:  newBucket(o.MaxPacketsPerSecond),
-		frames:  make(chan *frameBuf, queueFrames),
-		free:    make(chan *frameBuf, queueFrames+1),
+		ready:   make([]*frameBuf, 0, queueFrames),
+		free:    make([]*frameBuf, 0, queueFrames),
+		batch:   make([]*frameBuf, 0, queueFrames),
+		notify:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		dead:    make(chan struct{}),
 	}
-	for range queueFrames {
-		s.free <- &frameBuf{data: make([]byte, o.Snaplen)}
+	// One allocation for all the buffers' bytes.
+	mem := make([]byte, queueFrames*o.Snaplen)
+	bufs := make([]frameBuf, queueFrames)
+	for i := range bufs {
+		bufs[i].data = mem[i*o.Snaplen : (i+1)*o.Snaplen : (i+1)*o.Snaplen]
+		s.free = append(s.free, &bufs[i])
 	}
 	s.alive.Store(int32(len(hs)))
 	s.wg.Add(len(hs))
@@ -99,6 +122,13 @@ func newSource(hs []*handle, o Options) *source {
 		go s.run(h)
 	}
 	return s
+}
+
+func (s *source) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default: // Read has a wake-up pending already
+	}
 }
 
 func (s *source) run(h *handle) {
@@ -135,54 +165,67 @@ func (s *source) run(h *handle) {
 			}
 		}
 		s.received.Add(1)
-		if !s.bucket.take() {
+		if !s.bucket.take(ts) {
 			s.shed.Add(1)
 			continue
 		}
-		var fb *frameBuf
-		select {
-		case fb = <-s.free:
-		default: // Read is behind: keep the kernel buffer moving
+		s.qmu.Lock()
+		n := len(s.free)
+		if n == 0 { // Read is behind: keep the kernel buffer moving
+			s.qmu.Unlock()
 			s.shed.Add(1)
 			continue
 		}
+		fb := s.free[n-1]
+		s.free = s.free[:n-1]
 		fb.n = copy(fb.data, data)
 		fb.link, fb.ts, fb.iface, fb.origLen = h.link, ts, h.name, origLen
-		s.frames <- fb // never blocks: there are queueFrames buffers
+		s.ready = append(s.ready, fb) // never grows: there are queueFrames buffers
+		wake := len(s.ready) == 1
+		s.qmu.Unlock()
+		if wake {
+			s.wake()
+		}
 	}
 }
 
+// take swaps the ready frames into batch and gives the previous batch's
+// buffers back. It reports whether there is a frame to return.
+func (s *source) take() bool {
+	s.qmu.Lock()
+	s.free = append(s.free, s.batch...)
+	s.batch, s.ready = s.ready, s.batch[:0]
+	s.qmu.Unlock()
+	s.pos = 0
+	return len(s.batch) > 0
+}
+
 func (s *source) Read(ctx context.Context) (Frame, error) {
-	if s.cur != nil {
-		s.free <- s.cur
-		s.cur = nil
-	}
-	select {
-	case fb := <-s.frames:
-		return s.give(fb), nil
-	default:
-	}
-	select {
-	case fb := <-s.frames:
-		return s.give(fb), nil
-	case <-ctx.Done():
-		return Frame{}, ctx.Err()
-	case <-s.done:
-		return Frame{}, ErrClosed
-	case <-s.dead:
-		select {
-		case fb := <-s.frames:
+	for {
+		if s.pos < len(s.batch) || s.take() {
+			fb := s.batch[s.pos]
+			s.pos++
 			return s.give(fb), nil
-		default:
 		}
-		s.errMu.Lock()
-		defer s.errMu.Unlock()
-		return Frame{}, errors.Join(s.errs...)
+		select {
+		case <-s.notify:
+			continue
+		case <-ctx.Done():
+			return Frame{}, ctx.Err()
+		case <-s.done:
+			return Frame{}, ErrClosed
+		case <-s.dead:
+			if s.take() {
+				continue
+			}
+			s.errMu.Lock()
+			defer s.errMu.Unlock()
+			return Frame{}, errors.Join(s.errs...)
+		}
 	}
 }
 
 func (s *source) give(fb *frameBuf) Frame {
-	s.cur = fb
 	return Frame{Data: fb.data[:fb.n], Link: fb.link, Time: fb.ts, Interface: fb.iface, OrigLen: fb.origLen}
 }
 
@@ -217,6 +260,11 @@ func (s *source) Close() error {
 	s.closed = true
 	close(s.done)
 	s.mu.Unlock()
+	for _, h := range s.handles {
+		if i, ok := h.r.(interface{ interrupt() }); ok {
+			i.interrupt()
+		}
+	}
 	s.wg.Wait()
 	var errs []error
 	for _, h := range s.handles {
@@ -266,15 +314,21 @@ func newBucket(perSecond int) *bucket {
 	return &bucket{rate: float64(perSecond), burst: burst, tokens: burst, last: time.Now()}
 }
 
-func (b *bucket) take() bool {
+// take takes a token at now, the frame's capture time (the kernel's
+// timestamp, which costs nothing to read). A clock stepped backwards
+// rebases the bucket without refilling it.
+func (b *bucket) take(now time.Time) bool {
 	if b == nil {
 		return true
 	}
-	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
+	if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(b.burst, b.tokens+d.Seconds()*b.rate)
+		b.last = now
+	} else if d < -time.Second {
+		b.last = now
+	}
 	if b.tokens < 1 {
 		return false
 	}

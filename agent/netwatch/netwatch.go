@@ -147,7 +147,7 @@ func (a *Analyzer) Observe(p *packet.Packet, at time.Time) {
 	if d := p.DNS; d != nil {
 		for _, q := range d.Questions {
 			if t := a.idx.Tool(q.Name); t != "" && !d.Response {
-				a.add("relay.dns", t, q.Name, "dns-query", p.Src, p.Dst, proto, at, nil)
+				a.add("relay.dns", t, q.Name, "dns-query", p.Src, p.Dst, proto, at, kv{})
 			}
 		}
 		for _, an := range d.Answers {
@@ -164,7 +164,7 @@ func (a *Analyzer) Observe(p *packet.Packet, at time.Time) {
 			}
 			a.learn(an.Addr, name, t, at, an.TTL)
 			if t != "" {
-				a.add("relay.dns", t, name, "dns-answer", p.Dst, p.Src, proto, at, map[string]string{"answer": an.Addr.String()})
+				a.add("relay.dns", t, name, "dns-answer", p.Dst, p.Src, proto, at, kv{"answer", an.Addr.String()})
 			}
 		}
 	}
@@ -172,14 +172,14 @@ func (a *Analyzer) Observe(p *packet.Packet, at time.Time) {
 		t := a.idx.Tool(h.SNI)
 		a.learn(p.Dst.Addr(), h.SNI, t, at, 3600)
 		if t != "" && !a.sameHello(h.Flags, "relay.tls", t, h.SNI, "tls-sni", p.Src, p.Dst, at) {
-			a.add("relay.tls", t, h.SNI, "tls-sni", p.Src, p.Dst, proto, at, map[string]string{"alpn": strings.Join(h.ALPN, ",")})
+			a.add("relay.tls", t, h.SNI, "tls-sni", p.Src, p.Dst, proto, at, kv{"alpn", strings.Join(h.ALPN, ",")})
 		}
 	}
 	if q := p.QUIC; q != nil && q.SNI != "" {
 		t := a.idx.Tool(q.SNI)
 		a.learn(p.Dst.Addr(), q.SNI, t, at, 3600)
 		if t != "" && !a.sameHello(q.Flags, "relay.tls", t, q.SNI, "quic-sni", p.Src, p.Dst, at) {
-			a.add("relay.tls", t, q.SNI, "quic-sni", p.Src, p.Dst, proto, at, map[string]string{"alpn": strings.Join(q.ALPN, ",")})
+			a.add("relay.tls", t, q.SNI, "quic-sni", p.Src, p.Dst, proto, at, kv{"alpn", strings.Join(q.ALPN, ",")})
 		}
 	}
 	if s := p.STUN; s != nil {
@@ -194,12 +194,12 @@ func (a *Analyzer) Observe(p *packet.Packet, at time.Time) {
 			local, remote = p.Dst, p.Src
 		}
 		name, t := a.nameOf(remote.Addr(), at)
-		detail := map[string]string{}
+		var detail kv
 		if s.Software != "" {
-			detail["software"] = s.Software
+			detail[0], detail[1] = "software", s.Software
 		}
 		if s.Method != 0 {
-			detail["method"] = stunMethod(s.Method)
+			detail[2], detail[3] = "method", stunMethod(s.Method)
 		}
 		a.add("relay.stun", t, name, via, local, remote, proto, at, detail)
 	}
@@ -237,7 +237,7 @@ func (a *Analyzer) sameHello(flags []string, signal, tool, name, via string, loc
 	if !reassembled {
 		return false
 	}
-	o, ok := a.obs[obsKey{signal, tool, strings.TrimSuffix(strings.ToLower(name), "."), via, local, remote}]
+	o, ok := a.obs[obsKey{signal, tool, normName(name), via, local, remote}]
 	if !ok || at.Sub(o.Last) > 2*time.Second {
 		return false
 	}
@@ -283,9 +283,12 @@ func (a *Analyzer) NameOf(addr netip.Addr, at time.Time) (name, tool string) {
 	return a.nameOf(addr, at)
 }
 
-func (a *Analyzer) add(signal, tool, name, via string, local, remote netip.AddrPort, proto string, at time.Time, detail map[string]string) {
+// kv carries up to two evidence pairs without allocating on the hot path ("" keys are unused).
+type kv [4]string
+
+func (a *Analyzer) add(signal, tool, name, via string, local, remote netip.AddrPort, proto string, at time.Time, detail kv) {
 	a.stats.Matched++
-	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	name = normName(name)
 	k := obsKey{signal, tool, name, via, local, remote}
 	if signal == "relay.dns" {
 		k.local = netip.AddrPort{} // one per name, whatever the resolver port
@@ -293,8 +296,10 @@ func (a *Analyzer) add(signal, tool, name, via string, local, remote netip.AddrP
 	}
 	if o, ok := a.obs[k]; ok {
 		o.Last, o.Count = at, o.Count+1
-		for kk, v := range detail {
-			o.Detail[kk] = v
+		for i := 0; i < len(detail); i += 2 {
+			if detail[i] != "" && o.Detail[detail[i]] != detail[i+1] {
+				o.Detail[detail[i]] = detail[i+1]
+			}
 		}
 		return
 	}
@@ -302,11 +307,26 @@ func (a *Analyzer) add(signal, tool, name, via string, local, remote netip.AddrP
 		a.stats.Dropped++
 		return
 	}
-	if detail == nil {
-		detail = map[string]string{}
+	d := map[string]string{}
+	for i := 0; i < len(detail); i += 2 {
+		if detail[i] != "" {
+			d[detail[i]] = detail[i+1]
+		}
 	}
 	a.obs[k] = &Observation{Signal: signal, Tool: tool, Name: name, Via: via, Local: local, Remote: remote, Proto: proto,
-		First: at, Last: at, Count: 1, Detail: detail}
+		First: at, Last: at, Count: 1, Detail: d}
+}
+
+// normName lowercases and drops a trailing dot, without allocating when there is nothing to do
+// (the decoders already hand over lowercase names).
+func normName(n string) string {
+	n = strings.TrimSuffix(n, ".")
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(n)
+		}
+	}
+	return n
 }
 
 // Snapshot returns the observations seen since since (all when zero), sorted, as copies.

@@ -50,7 +50,7 @@ func Start(ctx context.Context, opts capture.Options, an *netwatch.Analyzer, log
 
 func (l *Live) loop(ctx context.Context) {
 	defer close(l.done)
-	dec := packet.NewDecoder()
+	dec := packet.NewDecoder(packet.WithReassembler(packet.NewReassembler()))
 	var p packet.Packet
 	for {
 		f, err := l.src.Read(ctx)
@@ -61,7 +61,7 @@ func (l *Live) loop(ctx context.Context) {
 			return
 		}
 		p = packet.Packet{}
-		if err := dec.Decode(packet.LinkType(f.Link), f.Data, &p); err != nil {
+		if err := dec.DecodeAt(packet.LinkType(f.Link), f.Data, f.Time, &p); err != nil {
 			l.bad.Add(1)
 			continue
 		}
@@ -134,7 +134,7 @@ func ReadPcap(path string, an *netwatch.Analyzer) (read, decoded int, err error)
 	if !ok {
 		return 0, 0, fmt.Errorf("%s: link type %d is not supported (Ethernet, raw IP, loopback, Linux cooked)", path, link)
 	}
-	dec := packet.NewDecoder()
+	dec := packet.NewDecoder(packet.WithReassembler(packet.NewReassembler()))
 	var p packet.Packet
 	for {
 		b, ts, err := next()
@@ -146,7 +146,7 @@ func ReadPcap(path string, an *netwatch.Analyzer) (read, decoded int, err error)
 		}
 		read++
 		p = packet.Packet{}
-		if dec.Decode(lt, b, &p) == nil {
+		if dec.DecodeAt(lt, b, ts, &p) == nil {
 			decoded++
 			an.Observe(&p, ts)
 		}
