@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/farmwatch/farmwatch/agent/detect"
+	"github.com/farmwatch/farmwatch/agent/netwatch"
 	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -42,7 +43,7 @@ func socketOwner(f *pb.Facts, local netip.AddrPort, proto string) *pb.Process {
 }
 
 func (relay) Detect(_ context.Context, env *detect.Env) ([]*pb.Finding, error) {
-	if env.Network == nil || env.Catalog == nil {
+	if env.Catalog == nil {
 		return nil, detect.ErrNotApplicable
 	}
 	tools := map[string]*catalog.Tool{}
@@ -56,7 +57,11 @@ func (relay) Detect(_ context.Context, env *detect.Env) ([]*pb.Finding, error) {
 		return id, "T1219", false
 	}
 	var out []*pb.Finding
-	for _, o := range env.Network.Snapshot(env.NetworkSince) {
+	var observations []netwatch.Observation
+	if env.Network != nil {
+		observations = env.Network.Snapshot(env.NetworkSince)
+	}
+	for _, o := range observations {
 		ev := map[string]string{
 			"via": o.Via, "name": o.Name, "remote": o.Remote.String(), "local": o.Local.String(), "protocol": o.Proto,
 			"count": strconv.Itoa(o.Count), "first_seen": o.First.UTC().Format("2006-01-02T15:04:05Z"),
@@ -105,7 +110,10 @@ func (relay) Detect(_ context.Context, env *detect.Env) ([]*pb.Finding, error) {
 			Evidence: ev,
 		})
 	}
-	// Connections the socket table holds to addresses the laptop resolved to a tool's name.
+	// The connection table: established connections to an address the laptop resolved to a
+	// tool's name (needs the sniffer), inside a tool's address ranges, or to a curated tool's
+	// distinctive relay port.
+	rules := relayRules(env.Catalog)
 	for _, p := range env.Facts.GetProcesses() {
 		for _, s := range p.GetSockets() {
 			if !isEstablished(s) {
@@ -115,23 +123,85 @@ func (relay) Detect(_ context.Context, env *detect.Env) ([]*pb.Finding, error) {
 			if err != nil || addr.IsLoopback() {
 				continue
 			}
-			name, tool := env.Network.NameOf(addr, env.Now)
+			var tool, name, how string
+			conf := 0.8
+			if env.Network != nil {
+				if name, tool = env.Network.NameOf(addr, env.Now); tool != "" {
+					how = "socket table + name learned from DNS/TLS"
+				}
+			}
+			if tool == "" {
+				for _, r := range rules.prefixes {
+					if r.prefix.Contains(addr.Unmap()) {
+						tool, how, conf = r.tool, "address in "+r.prefix.String(), 0.7
+						break
+					}
+				}
+			}
+			if tool == "" {
+				if t, ok := rules.ports[s.GetRemotePort()]; ok {
+					tool, how, conf = t, fmt.Sprintf("remote port %d", s.GetRemotePort()), 0.6
+				}
+			}
 			if tool == "" {
 				continue
 			}
 			tn, att, _ := toolName(tool)
 			remote := hostPort(s.GetRemoteAddress(), s.GetRemotePort())
+			shown := remote
+			if name != "" {
+				shown = remote + ", " + name
+			}
 			out = append(out, &pb.Finding{
-				Signal: "relay.connection", Severity: pb.Severity_SEVERITY_MEDIUM, Confidence: 0.8, Attack: att,
-				Title: fmt.Sprintf("%s (pid %d) is connected to %s (%s, %s)", p.GetName(), p.GetPid(), remote, name, tn),
+				Signal: "relay.connection", Severity: pb.Severity_SEVERITY_MEDIUM, Confidence: conf, Attack: att,
+				Title: fmt.Sprintf("%s (pid %d) is connected to %s (%s)", p.GetName(), p.GetPid(), shown, tn),
 				Key:   "relay.connection:" + tool + ":" + strconv.Itoa(int(p.GetPid())) + ":" + remote,
 				Evidence: map[string]string{
 					"tool": tool, "name": name, "remote": remote, "local": hostPort(s.GetLocalAddress(), s.GetLocalPort()),
 					"process": p.GetName(), "pid": strconv.Itoa(int(p.GetPid())), "executable": clipEvidence(p.GetExecutable()),
-					"recognised_by": "socket table + name learned from DNS/TLS",
+					"recognised_by": how,
 				},
 			})
 		}
 	}
 	return out, nil
+}
+
+type prefixTool struct {
+	prefix netip.Prefix
+	tool   string
+}
+
+type relayRuleSet struct {
+	prefixes []prefixTool
+	ports    map[uint32]string // distinctive TCP relay/rendezvous ports of curated tools
+}
+
+// relayRules compiles the catalog's addresses and distinctive relay ports (never 80, 443, 3478
+// and the other ports everything uses). Small: rebuilt per scan.
+func relayRules(c *catalog.Catalog) relayRuleSet {
+	rs := relayRuleSet{ports: map[uint32]string{}}
+	for _, t := range c.RemoteTools {
+		if !t.Deep {
+			continue
+		}
+		for _, a := range t.Network.Addresses {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				rs.prefixes = append(rs.prefixes, prefixTool{p, t.ID})
+			} else if ip, err := netip.ParseAddr(a); err == nil {
+				rs.prefixes = append(rs.prefixes, prefixTool{netip.PrefixFrom(ip, ip.BitLen()), t.ID})
+			}
+		}
+		for _, p := range t.Network.Ports {
+			if p.Protocol != "tcp" || (p.Role != "relay" && p.Role != "rendezvous") {
+				continue
+			}
+			for port := p.Port; port <= max(p.Port, p.To) && port-p.Port < 64; port++ {
+				if !commonPorts[port] {
+					rs.ports[port] = t.ID
+				}
+			}
+		}
+	}
+	return rs
 }

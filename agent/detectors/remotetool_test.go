@@ -177,3 +177,32 @@ func TestInventoryMatchingPerOS(t *testing.T) {
 		t.Errorf("macOS inventory matched %q", got)
 	}
 }
+
+func TestRelayConnectionsFromTheSocketTable(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := newRelay(nil)
+	facts := &pb.Facts{Processes: []*pb.Process{
+		{Pid: 700, Name: "svc", Sockets: []*pb.Socket{{Protocol: "tcp", LocalAddress: "192.168.1.5", LocalPort: 50500, RemoteAddress: "203.0.113.9", RemotePort: 21117, State: "ESTABLISHED"}}},
+		{Pid: 701, Name: "tailscaled", Sockets: []*pb.Socket{{Protocol: "tcp", LocalAddress: "100.101.102.103", LocalPort: 50600, RemoteAddress: "100.64.1.2", RemotePort: 22, State: "ESTABLISHED"}}},
+		{Pid: 702, Name: "curl", Sockets: []*pb.Socket{{Protocol: "tcp", RemoteAddress: "203.0.113.10", RemotePort: 443, State: "ESTABLISHED"}}},
+	}}
+	// No sniffer: the connection table alone.
+	fs, err := d.Detect(context.Background(), &detect.Env{Facts: facts, Catalog: cat, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := bySignalKey(fs, "relay.connection", "relay.connection:rustdesk:700:203.0.113.9:21117"); f == nil || f.GetEvidence()["recognised_by"] != "remote port 21117" {
+		t.Errorf("RustDesk relay port: %v", fs)
+	}
+	if f := bySignalKey(fs, "relay.connection", "relay.connection:tailscale:701:100.64.1.2:22"); f == nil || !strings.Contains(f.GetEvidence()["recognised_by"], "100.64.0.0/10") {
+		t.Errorf("tailnet address: %v", fs)
+	}
+	for _, f := range fs {
+		if f.GetEvidence()["pid"] == "702" {
+			t.Errorf("a plain HTTPS connection was flagged: %v", f)
+		}
+	}
+}
