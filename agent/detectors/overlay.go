@@ -41,6 +41,45 @@ func (overlayDet) Detect(ctx context.Context, env *detect.Env) ([]*pb.Finding, e
 	if err != nil && !errors.Is(err, overlay.ErrNotImplemented) && len(ovs) == 0 {
 		return nil, fmt.Errorf("overlays: %w", err)
 	}
+	// A tool process with nothing else to show (Astrill's client, a tunnel agent whose API is
+	// off) still counts as present and running.
+	seen := map[string]bool{}
+	for _, o := range ovs {
+		seen[o.Kind] = true
+	}
+	if env.Catalog != nil {
+		goos := env.Facts.GetHost().GetOs()
+		if goos == "" {
+			goos = "linux"
+		}
+		for kind := range overlaySignal {
+			t := env.Catalog.Tool(kind)
+			if t == nil || seen[kind] {
+				continue
+			}
+			ind := osIndicators(t, goos)
+			if ind == nil {
+				continue
+			}
+			want := map[string]bool{}
+			for _, n := range ind.Processes {
+				want[strings.TrimSuffix(strings.ToLower(n), ".exe")] = true
+			}
+			for _, p := range env.Facts.GetProcesses() {
+				hit := false
+				for _, n := range names(p) {
+					if want[strings.TrimSuffix(n, ".exe")] {
+						hit = true
+					}
+				}
+				if hit {
+					ovs = append(ovs, overlay.Overlay{Kind: kind, Running: true, Source: "process " + p.GetName() + " (pid " + strconv.Itoa(int(p.GetPid())) + ")"})
+					seen[kind] = true
+					break
+				}
+			}
+		}
+	}
 	var out []*pb.Finding
 	for _, o := range ovs {
 		signal := overlaySignal[o.Kind]

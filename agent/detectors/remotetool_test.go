@@ -206,3 +206,19 @@ func TestRelayConnectionsFromTheSocketTable(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlayFromProcessAlone(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := newOverlay(nil)
+	fs, err := d.Detect(context.Background(), &detect.Env{Root: t.TempDir(), Catalog: cat, Now: time.Now(),
+		Facts: &pb.Facts{Host: &pb.HardwareIdentity{Os: "windows"}, Processes: []*pb.Process{{Pid: 88, Name: "astrill.exe", Executable: `C:\Program Files (x86)\Astrill\astrill.exe`}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := bySignalKey(fs, "overlay.vpn", "overlay.vpn:astrill"); f == nil || f.GetEvidence()["state"] != "running" || !strings.Contains(f.GetEvidence()["source"], "astrill.exe") {
+		t.Fatalf("Astrill from its process: %v", fs)
+	}
+}
