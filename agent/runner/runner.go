@@ -99,11 +99,17 @@ func (r *Runner) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sent := time.Now()
 	resp, err := r.conn.Heartbeat(ctx, &pb.HeartbeatRequest{
-		AgentTime: timestamppb.Now(), LastSequence: st.LastSequence, Spooled: uint64(st.Pending), AgentVersion: r.AgentVersion,
+		AgentTime: timestamppb.New(sent), LastSequence: st.LastSequence, Spooled: uint64(st.Pending), AgentVersion: r.AgentVersion,
 	})
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", explain(err))
+	}
+	if r.Scanner != nil && resp.GetServerTime() != nil {
+		rtt := time.Since(sent)
+		// The collector stamped its clock about half a round trip after we sent.
+		r.Scanner.SetClock(resp.GetServerTime().AsTime().Sub(sent.Add(rtt/2)), rtt)
 	}
 	if advanced, err := r.Spool.AdvanceSequence(resp.GetHighestSequence()); err != nil {
 		return err

@@ -46,7 +46,16 @@ type Scanner struct {
 	NetworkErr error
 
 	catalog atomic.Pointer[catalog.Catalog]
+	clock   atomic.Pointer[clockSample]
 }
+
+type clockSample struct {
+	skew, rtt time.Duration
+}
+
+// SetClock records the clock skew against the collector and the round trip it was measured
+// over; later scans report it.
+func (s *Scanner) SetClock(skew, rtt time.Duration) { s.clock.Store(&clockSample{skew, rtt}) }
 
 // NetworkWindow is how long relay observations stay in reports: a day, so that a session at
 // night is still in the morning's reports, and memory stays bounded.
@@ -97,6 +106,11 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 	facts.Time = &pb.TimeFacts{
 		Zone: clip(zone.Name, maxField), Abbreviation: clip(zone.Abbreviation, maxField), UtcOffsetSeconds: zone.UTCOffsetSeconds,
 		Dst: zone.DST, Locale: clip(loc.Locale, maxField), Languages: clipAll(loc.Languages, 64),
+		WindowsZone: clip(zone.WindowsZone, maxField),
+	}
+	if c := s.clock.Load(); c != nil {
+		facts.Time.ClockMeasured, facts.Time.ClockSkewMillis = true, c.skew.Milliseconds()
+		facts.Time.RoundTripMillis = uint32(min(c.rtt.Milliseconds(), 1<<31))
 	}
 	note("time", t0, errors.Join(zerr, lerr))
 

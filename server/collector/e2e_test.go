@@ -178,6 +178,11 @@ func TestEndToEndReportsSurviveCollectorRestart(t *testing.T) {
 	if err != nil || facts.GetProcessCount() == 0 || facts.GetHost().GetHostname() == "" {
 		t.Fatalf("facts not stored: %v %v", facts.GetHost(), err)
 	}
+	// The heartbeat before each scan measures the clock against the collector (same machine:
+	// no skew beyond scheduling noise).
+	if tf := facts.GetTime(); !tf.GetClockMeasured() || tf.GetClockSkewMillis() < -500 || tf.GetClockSkewMillis() > 500 || tf.GetRoundTripMillis() > 5000 {
+		t.Fatalf("clock facts: %v", tf)
+	}
 
 	// Collector down: reports stay spooled.
 	addr := c.addr

@@ -151,6 +151,9 @@ func validateFacts(f *pb.Facts) error {
 		if o := t.GetUtcOffsetSeconds(); o < -16*3600 || o > 16*3600 {
 			return fmt.Errorf("UTC offset %d s out of range", o)
 		}
+		if err := short("windows_zone", t.GetWindowsZone()); err != nil {
+			return err
+		}
 	}
 	if n := len(f.GetProcesses()); n > maxProcesses {
 		return fmt.Errorf("%d processes exceed %d", n, maxProcesses)

@@ -777,8 +777,14 @@ type TimeFacts struct {
 	Dst              bool                   `protobuf:"varint,4,opt,name=dst,proto3" json:"dst,omitempty"`
 	Locale           string                 `protobuf:"bytes,5,opt,name=locale,proto3" json:"locale,omitempty"` // e.g. en_US.UTF-8
 	Languages        []string               `protobuf:"bytes,6,rep,name=languages,proto3" json:"languages,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Clock skew against the collector measured at the last heartbeat (collector minus agent,
+	// corrected by half the round trip), and that round trip; unset before the first heartbeat.
+	ClockMeasured   bool   `protobuf:"varint,7,opt,name=clock_measured,json=clockMeasured,proto3" json:"clock_measured,omitempty"`
+	ClockSkewMillis int64  `protobuf:"varint,8,opt,name=clock_skew_millis,json=clockSkewMillis,proto3" json:"clock_skew_millis,omitempty"`
+	RoundTripMillis uint32 `protobuf:"varint,9,opt,name=round_trip_millis,json=roundTripMillis,proto3" json:"round_trip_millis,omitempty"`
+	WindowsZone     string `protobuf:"bytes,10,opt,name=windows_zone,json=windowsZone,proto3" json:"windows_zone,omitempty"` // Windows time zone id when the OS has one
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *TimeFacts) Reset() {
@@ -851,6 +857,34 @@ func (x *TimeFacts) GetLanguages() []string {
 		return x.Languages
 	}
 	return nil
+}
+
+func (x *TimeFacts) GetClockMeasured() bool {
+	if x != nil {
+		return x.ClockMeasured
+	}
+	return false
+}
+
+func (x *TimeFacts) GetClockSkewMillis() int64 {
+	if x != nil {
+		return x.ClockSkewMillis
+	}
+	return 0
+}
+
+func (x *TimeFacts) GetRoundTripMillis() uint32 {
+	if x != nil {
+		return x.RoundTripMillis
+	}
+	return 0
+}
+
+func (x *TimeFacts) GetWindowsZone() string {
+	if x != nil {
+		return x.WindowsZone
+	}
+	return ""
 }
 
 type NetworkInterface struct {
@@ -2532,14 +2566,19 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\fcommand_line\x18\x05 \x01(\tR\vcommandLine\x12\x1a\n" +
 	"\busername\x18\x06 \x01(\tR\busername\x124\n" +
 	"\astarted\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x12.\n" +
-	"\asockets\x18\b \x03(\v2\x14.farmwatch.v1.SocketR\asockets\"\xb9\x01\n" +
+	"\asockets\x18\b \x03(\v2\x14.farmwatch.v1.SocketR\asockets\"\xdb\x02\n" +
 	"\tTimeFacts\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12\"\n" +
 	"\fabbreviation\x18\x02 \x01(\tR\fabbreviation\x12,\n" +
 	"\x12utc_offset_seconds\x18\x03 \x01(\x05R\x10utcOffsetSeconds\x12\x10\n" +
 	"\x03dst\x18\x04 \x01(\bR\x03dst\x12\x16\n" +
 	"\x06locale\x18\x05 \x01(\tR\x06locale\x12\x1c\n" +
-	"\tlanguages\x18\x06 \x03(\tR\tlanguages\"{\n" +
+	"\tlanguages\x18\x06 \x03(\tR\tlanguages\x12%\n" +
+	"\x0eclock_measured\x18\a \x01(\bR\rclockMeasured\x12*\n" +
+	"\x11clock_skew_millis\x18\b \x01(\x03R\x0fclockSkewMillis\x12*\n" +
+	"\x11round_trip_millis\x18\t \x01(\rR\x0froundTripMillis\x12!\n" +
+	"\fwindows_zone\x18\n" +
+	" \x01(\tR\vwindowsZone\"{\n" +
 	"\x10NetworkInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vmac_address\x18\x02 \x01(\tR\n" +
