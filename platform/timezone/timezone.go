@@ -15,7 +15,8 @@ import (
 // Zone is the configured time zone and its state now.
 type Zone struct {
 	// Name is the IANA zone ("Europe/Berlin"), or "" when unknown: a copied
-	// /etc/localtime, a POSIX TZ string, or Windows (see WindowsZone).
+	// /etc/localtime, a POSIX TZ string, or a Windows zone id CLDR does not
+	// map (see WindowsZone).
 	Name string
 	// Abbreviation is the zone's abbreviation now ("CEST", "EST", "+04").
 	Abbreviation string
@@ -24,10 +25,14 @@ type Zone struct {
 	// DST is whether daylight saving time is in effect now.
 	DST bool
 	// Source says where Name came from: "TZ", "/etc/localtime symlink",
-	// "/etc/timezone", "/etc/localtime file" (offset only) or "registry".
+	// "/etc/timezone", "/etc/localtime file" (offset only), "registry + CLDR
+	// windowsZones" (Windows, Name mapped from WindowsZone) or "registry"
+	// (Windows, WindowsZone only).
 	Source string
 	// WindowsZone is the Windows time zone id ("W. Europe Standard Time");
-	// only set on Windows. Mapping it to an IANA Name is not done yet.
+	// only set on Windows. Name is mapped from it with IANAFromWindows, for
+	// the user's region (HKCU\Control Panel\International\Geo\Name) when
+	// set.
 	WindowsZone string
 }
 
@@ -42,7 +47,9 @@ var ErrNotImplemented = errors.New("not implemented on " + runtime.GOOS)
 // the Debian-only /etc/timezone (which can be stale, hence last). Offset and
 // DST come from the named zone's rules, or from the bytes of /etc/localtime
 // when the name is unknown or its rules cannot be loaded. Windows reads the
-// registry (TimeZoneKeyName) and the offset from Go's local zone.
+// registry (TimeZoneKeyName), maps it to an IANA name with CLDR's
+// windowsZones table (see IANAFromWindows), and takes the offset from Go's
+// local zone.
 //
 // Any other root is a captured Linux tree, read on every OS; zone rules are
 // then taken from ROOT/usr/share/zoneinfo first.
