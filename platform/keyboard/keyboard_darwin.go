@@ -1,0 +1,7 @@
+package keyboard
+
+import "context"
+
+func list(ctx context.Context) ([]Layout, error) {
+	return readTree(ctx, "/")
+}
