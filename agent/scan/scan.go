@@ -18,6 +18,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/netwatch"
 	"github.com/farmwatch/farmwatch/catalog"
 	"github.com/farmwatch/farmwatch/platform/host"
+	"github.com/farmwatch/farmwatch/platform/keyboard"
 	"github.com/farmwatch/farmwatch/platform/locale"
 	"github.com/farmwatch/farmwatch/platform/netif"
 	"github.com/farmwatch/farmwatch/platform/process"
@@ -113,6 +114,19 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 		facts.Time.RoundTripMillis = uint32(min(c.rtt.Milliseconds(), 1<<31))
 	}
 	note("time", t0, errors.Join(zerr, lerr))
+
+	t0 = time.Now()
+	layouts, err := keyboard.List(ctx, s.Root)
+	for _, l := range layouts {
+		if len(facts.InputSources) == 128 {
+			break
+		}
+		facts.InputSources = append(facts.InputSources, &pb.InputSource{
+			Id: clip(l.ID, maxField), Language: clip(l.Language, maxField), Kind: clip(l.Kind, maxField),
+			Source: clip(l.Source, maxField), User: clip(l.User, maxField),
+		})
+	}
+	note("keyboard", t0, notImplemented(err, keyboard.ErrNotImplemented))
 
 	t0 = time.Now()
 	ifs, err := netif.List(ctx, s.Root)

@@ -116,6 +116,13 @@ func TestScanCapturedTree(t *testing.T) {
 	if tm := f.GetTime(); tm.GetZone() != "America/Chicago" || tm.GetLocale() != "de_DE.UTF-8" {
 		t.Errorf("time: %v", tm)
 	}
+	langs := map[string]bool{}
+	for _, in := range f.GetInputSources() {
+		langs[in.GetLanguage()+"/"+in.GetKind()] = true
+	}
+	if !langs["ko-KR/layout"] || !langs["ko-KR/ime"] || !langs["en-US/layout"] {
+		t.Errorf("input sources: %v", f.GetInputSources())
+	}
 	if f.GetProcessCount() != 7 {
 		t.Errorf("process count %d, want 7", f.GetProcessCount())
 	}

@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,6 +57,23 @@ func WriteText(w io.Writer, r *pb.Report) error {
 	fmt.Fprintf(&b, "  time zone      %s (%s, UTC%s%s)\n", orUnknown(t.GetZone()), orUnknown(t.GetAbbreviation()),
 		offset(t.GetUtcOffsetSeconds()), map[bool]string{true: ", daylight saving", false: ""}[t.GetDst()])
 	fmt.Fprintf(&b, "  locale         %s\n", orUnknown(t.GetLocale()))
+	if t.GetClockMeasured() {
+		fmt.Fprintf(&b, "  clock          %+.1f s against the collector (round trip %d ms)\n", float64(t.GetClockSkewMillis())/1000, t.GetRoundTripMillis())
+	}
+	var inputs []string
+	for _, in := range f.GetInputSources() {
+		s := in.GetId()
+		if in.GetLanguage() != "" {
+			s += " (" + in.GetLanguage() + ")"
+		}
+		if in.GetKind() == "ime" {
+			s += " input method"
+		}
+		if !slices.Contains(inputs, s) {
+			inputs = append(inputs, s)
+		}
+	}
+	fmt.Fprintf(&b, "  keyboards      %s\n", orUnknown(strings.Join(inputs, ", ")))
 
 	listening, connected := 0, 0
 	for _, p := range f.GetProcesses() {

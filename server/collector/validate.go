@@ -182,6 +182,16 @@ func validateFacts(f *pb.Facts) error {
 	if err := validateHardware(f); err != nil {
 		return err
 	}
+	if len(f.GetInputSources()) > 128 {
+		return fmt.Errorf("%d input sources exceed 128", len(f.GetInputSources()))
+	}
+	for _, s := range f.GetInputSources() {
+		for _, v := range []string{s.GetId(), s.GetLanguage(), s.GetKind(), s.GetSource(), s.GetUser()} {
+			if err := short("input source", v); err != nil {
+				return err
+			}
+		}
+	}
 	if n := len(f.GetInterfaces()); n > maxInterfaces {
 		return fmt.Errorf("%d interfaces exceed %d", n, maxInterfaces)
 	}

@@ -969,6 +969,7 @@ type Facts struct {
 	Displays          []*Display             `protobuf:"bytes,9,rep,name=displays,proto3" json:"displays,omitempty"`
 	Disks             []*Disk                `protobuf:"bytes,10,rep,name=disks,proto3" json:"disks,omitempty"`
 	InputDevices      []*InputDevice         `protobuf:"bytes,11,rep,name=input_devices,json=inputDevices,proto3" json:"input_devices,omitempty"`
+	InputSources      []*InputSource         `protobuf:"bytes,12,rep,name=input_sources,json=inputSources,proto3" json:"input_sources,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -1080,6 +1081,90 @@ func (x *Facts) GetInputDevices() []*InputDevice {
 	return nil
 }
 
+func (x *Facts) GetInputSources() []*InputSource {
+	if x != nil {
+		return x.InputSources
+	}
+	return nil
+}
+
+// InputSource is a keyboard layout or input method configured on the laptop.
+type InputSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`             // xkb "kr(kr104)", Windows KLID "00000412", macOS "com.apple.keylayout.US"
+	Language      string                 `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"` // BCP 47 when known
+	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`         // layout, ime
+	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`     // the file or registry key it came from
+	User          string                 `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`         // whose setting, when per user
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputSource) Reset() {
+	*x = InputSource{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputSource) ProtoMessage() {}
+
+func (x *InputSource) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputSource.ProtoReflect.Descriptor instead.
+func (*InputSource) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *InputSource) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *InputSource) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *InputSource) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *InputSource) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *InputSource) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
 // UsbDevice is one device on the USB bus, with what its descriptors and strings say.
 // Strings are the device's own and untrusted.
 type UsbDevice struct {
@@ -1103,7 +1188,7 @@ type UsbDevice struct {
 
 func (x *UsbDevice) Reset() {
 	*x = UsbDevice{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1200,7 @@ func (x *UsbDevice) String() string {
 func (*UsbDevice) ProtoMessage() {}
 
 func (x *UsbDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1213,7 @@ func (x *UsbDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsbDevice.ProtoReflect.Descriptor instead.
 func (*UsbDevice) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{11}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UsbDevice) GetPath() string {
@@ -1245,7 +1330,7 @@ type UsbInterface struct {
 
 func (x *UsbInterface) Reset() {
 	*x = UsbInterface{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1342,7 @@ func (x *UsbInterface) String() string {
 func (*UsbInterface) ProtoMessage() {}
 
 func (x *UsbInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1355,7 @@ func (x *UsbInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsbInterface.ProtoReflect.Descriptor instead.
 func (*UsbInterface) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{12}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UsbInterface) GetNumber() uint32 {
@@ -1393,7 +1478,7 @@ type Display struct {
 
 func (x *Display) Reset() {
 	*x = Display{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1490,7 @@ func (x *Display) String() string {
 func (*Display) ProtoMessage() {}
 
 func (x *Display) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1503,7 @@ func (x *Display) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Display.ProtoReflect.Descriptor instead.
 func (*Display) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{13}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Display) GetConnector() string {
@@ -1531,7 +1616,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1628,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1641,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{14}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Disk) GetName() string {
@@ -1647,7 +1732,7 @@ type InputDevice struct {
 
 func (x *InputDevice) Reset() {
 	*x = InputDevice{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1744,7 @@ func (x *InputDevice) String() string {
 func (*InputDevice) ProtoMessage() {}
 
 func (x *InputDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1757,7 @@ func (x *InputDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputDevice.ProtoReflect.Descriptor instead.
 func (*InputDevice) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{15}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *InputDevice) GetName() string {
@@ -1752,7 +1837,7 @@ type DetectorStatus struct {
 
 func (x *DetectorStatus) Reset() {
 	*x = DetectorStatus{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1849,7 @@ func (x *DetectorStatus) String() string {
 func (*DetectorStatus) ProtoMessage() {}
 
 func (x *DetectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1862,7 @@ func (x *DetectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetectorStatus.ProtoReflect.Descriptor instead.
 func (*DetectorStatus) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{16}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DetectorStatus) GetName() string {
@@ -1832,7 +1917,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1929,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1942,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Report) GetSequence() uint64 {
@@ -1925,7 +2010,7 @@ type UploadReportRequest struct {
 
 func (x *UploadReportRequest) Reset() {
 	*x = UploadReportRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2022,7 @@ func (x *UploadReportRequest) String() string {
 func (*UploadReportRequest) ProtoMessage() {}
 
 func (x *UploadReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2035,7 @@ func (x *UploadReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReportRequest.ProtoReflect.Descriptor instead.
 func (*UploadReportRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UploadReportRequest) GetReport() *Report {
@@ -1975,7 +2060,7 @@ type UploadReportResponse struct {
 
 func (x *UploadReportResponse) Reset() {
 	*x = UploadReportResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2072,7 @@ func (x *UploadReportResponse) String() string {
 func (*UploadReportResponse) ProtoMessage() {}
 
 func (x *UploadReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2085,7 @@ func (x *UploadReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReportResponse.ProtoReflect.Descriptor instead.
 func (*UploadReportResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UploadReportResponse) GetSequence() uint64 {
@@ -2043,7 +2128,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2140,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2153,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HeartbeatRequest) GetAgentTime() *timestamppb.Timestamp {
@@ -2109,7 +2194,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2206,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2219,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *HeartbeatResponse) GetServerTime() *timestamppb.Timestamp {
@@ -2162,7 +2247,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2259,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2272,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubscribeRequest) GetAgentVersion() string {
@@ -2221,7 +2306,7 @@ type CatalogUpdate struct {
 
 func (x *CatalogUpdate) Reset() {
 	*x = CatalogUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2318,7 @@ func (x *CatalogUpdate) String() string {
 func (*CatalogUpdate) ProtoMessage() {}
 
 func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2331,7 @@ func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogUpdate.ProtoReflect.Descriptor instead.
 func (*CatalogUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CatalogUpdate) GetVersion() string {
@@ -2274,7 +2359,7 @@ type PolicyUpdate struct {
 
 func (x *PolicyUpdate) Reset() {
 	*x = PolicyUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2371,7 @@ func (x *PolicyUpdate) String() string {
 func (*PolicyUpdate) ProtoMessage() {}
 
 func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2384,7 @@ func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyUpdate.ProtoReflect.Descriptor instead.
 func (*PolicyUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{24}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PolicyUpdate) GetVersion() string {
@@ -2333,7 +2418,7 @@ type ScanNow struct {
 
 func (x *ScanNow) Reset() {
 	*x = ScanNow{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2345,7 +2430,7 @@ func (x *ScanNow) String() string {
 func (*ScanNow) ProtoMessage() {}
 
 func (x *ScanNow) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2358,7 +2443,7 @@ func (x *ScanNow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanNow.ProtoReflect.Descriptor instead.
 func (*ScanNow) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{25}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ScanNow) GetReason() string {
@@ -2392,7 +2477,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2404,7 +2489,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2417,7 +2502,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{26}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Push) GetId() string {
@@ -2584,7 +2669,7 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\vmac_address\x18\x02 \x01(\tR\n" +
 	"macAddress\x12\x1c\n" +
 	"\taddresses\x18\x03 \x03(\tR\taddresses\x12\x14\n" +
-	"\x05flags\x18\x04 \x03(\tR\x05flags\"\xb5\x04\n" +
+	"\x05flags\x18\x04 \x03(\tR\x05flags\"\xf5\x04\n" +
 	"\x05Facts\x122\n" +
 	"\x04host\x18\x01 \x01(\v2\x1e.farmwatch.v1.HardwareIdentityR\x04host\x12+\n" +
 	"\x04time\x18\x02 \x01(\v2\x17.farmwatch.v1.TimeFactsR\x04time\x123\n" +
@@ -2600,7 +2685,14 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\bdisplays\x18\t \x03(\v2\x15.farmwatch.v1.DisplayR\bdisplays\x12(\n" +
 	"\x05disks\x18\n" +
 	" \x03(\v2\x12.farmwatch.v1.DiskR\x05disks\x12>\n" +
-	"\rinput_devices\x18\v \x03(\v2\x19.farmwatch.v1.InputDeviceR\finputDevices\"\xbd\x03\n" +
+	"\rinput_devices\x18\v \x03(\v2\x19.farmwatch.v1.InputDeviceR\finputDevices\x12>\n" +
+	"\rinput_sources\x18\f \x03(\v2\x19.farmwatch.v1.InputSourceR\finputSources\"y\n" +
+	"\vInputSource\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12\x12\n" +
+	"\x04user\x18\x05 \x01(\tR\x04user\"\xbd\x03\n" +
 	"\tUsbDevice\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1b\n" +
 	"\tvendor_id\x18\x02 \x01(\rR\bvendorId\x12\x1d\n" +
@@ -2755,7 +2847,7 @@ func file_farmwatch_v1_farmwatch_proto_rawDescGZIP() []byte {
 }
 
 var file_farmwatch_v1_farmwatch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(Severity)(0),                 // 0: farmwatch.v1.Severity
 	(*HardwareIdentity)(nil),      // 1: farmwatch.v1.HardwareIdentity
@@ -2769,73 +2861,75 @@ var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(*TimeFacts)(nil),             // 9: farmwatch.v1.TimeFacts
 	(*NetworkInterface)(nil),      // 10: farmwatch.v1.NetworkInterface
 	(*Facts)(nil),                 // 11: farmwatch.v1.Facts
-	(*UsbDevice)(nil),             // 12: farmwatch.v1.UsbDevice
-	(*UsbInterface)(nil),          // 13: farmwatch.v1.UsbInterface
-	(*Display)(nil),               // 14: farmwatch.v1.Display
-	(*Disk)(nil),                  // 15: farmwatch.v1.Disk
-	(*InputDevice)(nil),           // 16: farmwatch.v1.InputDevice
-	(*DetectorStatus)(nil),        // 17: farmwatch.v1.DetectorStatus
-	(*Report)(nil),                // 18: farmwatch.v1.Report
-	(*UploadReportRequest)(nil),   // 19: farmwatch.v1.UploadReportRequest
-	(*UploadReportResponse)(nil),  // 20: farmwatch.v1.UploadReportResponse
-	(*HeartbeatRequest)(nil),      // 21: farmwatch.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 22: farmwatch.v1.HeartbeatResponse
-	(*SubscribeRequest)(nil),      // 23: farmwatch.v1.SubscribeRequest
-	(*CatalogUpdate)(nil),         // 24: farmwatch.v1.CatalogUpdate
-	(*PolicyUpdate)(nil),          // 25: farmwatch.v1.PolicyUpdate
-	(*ScanNow)(nil),               // 26: farmwatch.v1.ScanNow
-	(*Push)(nil),                  // 27: farmwatch.v1.Push
-	nil,                           // 28: farmwatch.v1.Finding.EvidenceEntry
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*InputSource)(nil),           // 12: farmwatch.v1.InputSource
+	(*UsbDevice)(nil),             // 13: farmwatch.v1.UsbDevice
+	(*UsbInterface)(nil),          // 14: farmwatch.v1.UsbInterface
+	(*Display)(nil),               // 15: farmwatch.v1.Display
+	(*Disk)(nil),                  // 16: farmwatch.v1.Disk
+	(*InputDevice)(nil),           // 17: farmwatch.v1.InputDevice
+	(*DetectorStatus)(nil),        // 18: farmwatch.v1.DetectorStatus
+	(*Report)(nil),                // 19: farmwatch.v1.Report
+	(*UploadReportRequest)(nil),   // 20: farmwatch.v1.UploadReportRequest
+	(*UploadReportResponse)(nil),  // 21: farmwatch.v1.UploadReportResponse
+	(*HeartbeatRequest)(nil),      // 22: farmwatch.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),     // 23: farmwatch.v1.HeartbeatResponse
+	(*SubscribeRequest)(nil),      // 24: farmwatch.v1.SubscribeRequest
+	(*CatalogUpdate)(nil),         // 25: farmwatch.v1.CatalogUpdate
+	(*PolicyUpdate)(nil),          // 26: farmwatch.v1.PolicyUpdate
+	(*ScanNow)(nil),               // 27: farmwatch.v1.ScanNow
+	(*Push)(nil),                  // 28: farmwatch.v1.Push
+	nil,                           // 29: farmwatch.v1.Finding.EvidenceEntry
+	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
 }
 var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	1,  // 0: farmwatch.v1.EnrollRequest.hardware:type_name -> farmwatch.v1.HardwareIdentity
-	29, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
-	29, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
-	29, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
-	29, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
+	30, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
+	30, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
+	30, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
+	30, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
 	0,  // 5: farmwatch.v1.Finding.severity:type_name -> farmwatch.v1.Severity
-	28, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
-	29, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
-	29, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
-	29, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
+	29, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
+	30, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
+	30, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
+	30, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
 	7,  // 10: farmwatch.v1.Process.sockets:type_name -> farmwatch.v1.Socket
 	1,  // 11: farmwatch.v1.Facts.host:type_name -> farmwatch.v1.HardwareIdentity
 	9,  // 12: farmwatch.v1.Facts.time:type_name -> farmwatch.v1.TimeFacts
 	8,  // 13: farmwatch.v1.Facts.processes:type_name -> farmwatch.v1.Process
 	10, // 14: farmwatch.v1.Facts.interfaces:type_name -> farmwatch.v1.NetworkInterface
-	12, // 15: farmwatch.v1.Facts.usb_devices:type_name -> farmwatch.v1.UsbDevice
-	14, // 16: farmwatch.v1.Facts.displays:type_name -> farmwatch.v1.Display
-	15, // 17: farmwatch.v1.Facts.disks:type_name -> farmwatch.v1.Disk
-	16, // 18: farmwatch.v1.Facts.input_devices:type_name -> farmwatch.v1.InputDevice
-	13, // 19: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
-	29, // 20: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
-	11, // 21: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
-	6,  // 22: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
-	17, // 23: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
-	18, // 24: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
-	29, // 25: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
-	29, // 26: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	29, // 27: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
-	29, // 28: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
-	24, // 29: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
-	25, // 30: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
-	26, // 31: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
-	2,  // 32: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
-	19, // 33: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
-	21, // 34: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
-	4,  // 35: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
-	23, // 36: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
-	3,  // 37: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
-	20, // 38: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
-	22, // 39: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
-	5,  // 40: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
-	27, // 41: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
-	37, // [37:42] is the sub-list for method output_type
-	32, // [32:37] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	13, // 15: farmwatch.v1.Facts.usb_devices:type_name -> farmwatch.v1.UsbDevice
+	15, // 16: farmwatch.v1.Facts.displays:type_name -> farmwatch.v1.Display
+	16, // 17: farmwatch.v1.Facts.disks:type_name -> farmwatch.v1.Disk
+	17, // 18: farmwatch.v1.Facts.input_devices:type_name -> farmwatch.v1.InputDevice
+	12, // 19: farmwatch.v1.Facts.input_sources:type_name -> farmwatch.v1.InputSource
+	14, // 20: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
+	30, // 21: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
+	11, // 22: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
+	6,  // 23: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
+	18, // 24: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
+	19, // 25: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
+	30, // 26: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
+	30, // 27: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
+	30, // 28: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
+	30, // 29: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
+	25, // 30: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
+	26, // 31: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
+	27, // 32: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
+	2,  // 33: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
+	20, // 34: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
+	22, // 35: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
+	4,  // 36: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
+	24, // 37: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
+	3,  // 38: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
+	21, // 39: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
+	23, // 40: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
+	5,  // 41: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
+	28, // 42: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
+	38, // [38:43] is the sub-list for method output_type
+	33, // [33:38] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_farmwatch_proto_init() }
@@ -2843,7 +2937,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 	if File_farmwatch_v1_farmwatch_proto != nil {
 		return
 	}
-	file_farmwatch_v1_farmwatch_proto_msgTypes[26].OneofWrappers = []any{
+	file_farmwatch_v1_farmwatch_proto_msgTypes[27].OneofWrappers = []any{
 		(*Push_Catalog)(nil),
 		(*Push_Policy)(nil),
 		(*Push_ScanNow)(nil),
@@ -2854,7 +2948,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_farmwatch_proto_rawDesc), len(file_farmwatch_v1_farmwatch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
