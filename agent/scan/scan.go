@@ -19,6 +19,7 @@ import (
 	"github.com/farmwatch/farmwatch/catalog"
 	"github.com/farmwatch/farmwatch/platform/host"
 	"github.com/farmwatch/farmwatch/platform/keyboard"
+	"github.com/farmwatch/farmwatch/platform/lan"
 	"github.com/farmwatch/farmwatch/platform/locale"
 	"github.com/farmwatch/farmwatch/platform/netif"
 	"github.com/farmwatch/farmwatch/platform/process"
@@ -139,6 +140,26 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 		})
 	}
 	note("interfaces", t0, err)
+
+	t0 = time.Now()
+	li, err := lan.Read(ctx, s.Root)
+	facts.Lan = &pb.Lan{}
+	for _, g := range li.Gateways {
+		if len(facts.Lan.Gateways) < 16 {
+			facts.Lan.Gateways = append(facts.Lan.Gateways, &pb.LanHost{Ip: clip(g.IP, maxField), Mac: clip(g.MAC, maxField), Interface: clip(g.Interface, maxField)})
+		}
+	}
+	for _, n := range li.Neighbours {
+		if len(facts.Lan.Neighbours) < 256 {
+			facts.Lan.Neighbours = append(facts.Lan.Neighbours, &pb.LanHost{Ip: clip(n.IP, maxField), Mac: clip(n.MAC, maxField), Interface: clip(n.Interface, maxField), State: clip(n.State, maxField)})
+		}
+	}
+	for _, w := range li.WiFi {
+		if len(facts.Lan.Wifi) < 16 {
+			facts.Lan.Wifi = append(facts.Lan.Wifi, &pb.WiFi{Interface: clip(w.Interface, maxField), Ssid: clip(w.SSID, maxField), Bssid: clip(w.BSSID, maxField), Known: w.Known, Note: clip(w.Note, maxField)})
+		}
+	}
+	note("lan", t0, notImplemented(err, lan.ErrNotImplemented))
 
 	t0 = time.Now()
 	procs, counts, err := process.ListCounted(ctx, s.Root)

@@ -123,6 +123,9 @@ func TestScanCapturedTree(t *testing.T) {
 	if !langs["ko-KR/layout"] || !langs["ko-KR/ime"] || !langs["en-US/layout"] {
 		t.Errorf("input sources: %v", f.GetInputSources())
 	}
+	if gw := f.GetLan().GetGateways(); len(gw) != 1 || gw[0].GetIp() != "192.168.1.1" || gw[0].GetMac() != "a4:2b:b0:11:22:33" || len(f.GetLan().GetNeighbours()) != 3 {
+		t.Errorf("lan: %v", f.GetLan())
+	}
 	if f.GetProcessCount() != 7 {
 		t.Errorf("process count %d, want 7", f.GetProcessCount())
 	}

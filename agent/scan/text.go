@@ -74,6 +74,18 @@ func WriteText(w io.Writer, r *pb.Report) error {
 		}
 	}
 	fmt.Fprintf(&b, "  keyboards      %s\n", orUnknown(strings.Join(inputs, ", ")))
+	var gws []string
+	for _, g := range f.GetLan().GetGateways() {
+		gws = append(gws, g.GetIp()+" "+orUnknown(g.GetMac())+" on "+g.GetInterface())
+	}
+	fmt.Fprintf(&b, "  gateway        %s; %d neighbours\n", orUnknown(strings.Join(gws, ", ")), len(f.GetLan().GetNeighbours()))
+	for _, w := range f.GetLan().GetWifi() {
+		if w.GetKnown() && w.GetBssid() != "" {
+			fmt.Fprintf(&b, "  wi-fi          %s: %q (BSSID %s)\n", w.GetInterface(), w.GetSsid(), w.GetBssid())
+		} else {
+			fmt.Fprintf(&b, "  wi-fi          %s: %s\n", w.GetInterface(), orUnknown(w.GetNote()))
+		}
+	}
 
 	listening, connected := 0, 0
 	for _, p := range f.GetProcesses() {

@@ -182,6 +182,25 @@ func validateFacts(f *pb.Facts) error {
 	if err := validateHardware(f); err != nil {
 		return err
 	}
+	if l := f.GetLan(); l != nil {
+		if len(l.GetGateways()) > 16 || len(l.GetNeighbours()) > 256 || len(l.GetWifi()) > 16 {
+			return fmt.Errorf("lan inventory too large")
+		}
+		for _, h := range append(append([]*pb.LanHost{}, l.GetGateways()...), l.GetNeighbours()...) {
+			for _, v := range []string{h.GetIp(), h.GetMac(), h.GetInterface(), h.GetState()} {
+				if err := short("lan host", v); err != nil {
+					return err
+				}
+			}
+		}
+		for _, w := range l.GetWifi() {
+			for _, v := range []string{w.GetInterface(), w.GetSsid(), w.GetBssid(), w.GetNote()} {
+				if err := short("wifi", v); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	if len(f.GetInputSources()) > 128 {
 		return fmt.Errorf("%d input sources exceed 128", len(f.GetInputSources()))
 	}

@@ -970,6 +970,7 @@ type Facts struct {
 	Disks             []*Disk                `protobuf:"bytes,10,rep,name=disks,proto3" json:"disks,omitempty"`
 	InputDevices      []*InputDevice         `protobuf:"bytes,11,rep,name=input_devices,json=inputDevices,proto3" json:"input_devices,omitempty"`
 	InputSources      []*InputSource         `protobuf:"bytes,12,rep,name=input_sources,json=inputSources,proto3" json:"input_sources,omitempty"`
+	Lan               *Lan                   `protobuf:"bytes,13,opt,name=lan,proto3" json:"lan,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -1088,6 +1089,219 @@ func (x *Facts) GetInputSources() []*InputSource {
 	return nil
 }
 
+func (x *Facts) GetLan() *Lan {
+	if x != nil {
+		return x.Lan
+	}
+	return nil
+}
+
+// Lan is what the laptop sees of the network it sits on: a farm is many laptops behind one
+// gateway, on one Wi-Fi, seeing each other.
+type Lan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gateways      []*LanHost             `protobuf:"bytes,1,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	Neighbours    []*LanHost             `protobuf:"bytes,2,rep,name=neighbours,proto3" json:"neighbours,omitempty"`
+	Wifi          []*WiFi                `protobuf:"bytes,3,rep,name=wifi,proto3" json:"wifi,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lan) Reset() {
+	*x = Lan{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lan) ProtoMessage() {}
+
+func (x *Lan) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lan.ProtoReflect.Descriptor instead.
+func (*Lan) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Lan) GetGateways() []*LanHost {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
+func (x *Lan) GetNeighbours() []*LanHost {
+	if x != nil {
+		return x.Neighbours
+	}
+	return nil
+}
+
+func (x *Lan) GetWifi() []*WiFi {
+	if x != nil {
+		return x.Wifi
+	}
+	return nil
+}
+
+type LanHost struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ip            string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	Mac           string                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
+	Interface     string                 `protobuf:"bytes,3,opt,name=interface,proto3" json:"interface,omitempty"`
+	State         string                 `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LanHost) Reset() {
+	*x = LanHost{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LanHost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LanHost) ProtoMessage() {}
+
+func (x *LanHost) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LanHost.ProtoReflect.Descriptor instead.
+func (*LanHost) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LanHost) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *LanHost) GetMac() string {
+	if x != nil {
+		return x.Mac
+	}
+	return ""
+}
+
+func (x *LanHost) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *LanHost) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type WiFi struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	Ssid          string                 `protobuf:"bytes,2,opt,name=ssid,proto3" json:"ssid,omitempty"`
+	Bssid         string                 `protobuf:"bytes,3,opt,name=bssid,proto3" json:"bssid,omitempty"`
+	Known         bool                   `protobuf:"varint,4,opt,name=known,proto3" json:"known,omitempty"` // false when the OS does not let the agent read it
+	Note          string                 `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`    // why not, or "not associated"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WiFi) Reset() {
+	*x = WiFi{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WiFi) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WiFi) ProtoMessage() {}
+
+func (x *WiFi) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WiFi.ProtoReflect.Descriptor instead.
+func (*WiFi) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WiFi) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *WiFi) GetSsid() string {
+	if x != nil {
+		return x.Ssid
+	}
+	return ""
+}
+
+func (x *WiFi) GetBssid() string {
+	if x != nil {
+		return x.Bssid
+	}
+	return ""
+}
+
+func (x *WiFi) GetKnown() bool {
+	if x != nil {
+		return x.Known
+	}
+	return false
+}
+
+func (x *WiFi) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 // InputSource is a keyboard layout or input method configured on the laptop.
 type InputSource struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1102,7 +1316,7 @@ type InputSource struct {
 
 func (x *InputSource) Reset() {
 	*x = InputSource{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1328,7 @@ func (x *InputSource) String() string {
 func (*InputSource) ProtoMessage() {}
 
 func (x *InputSource) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1341,7 @@ func (x *InputSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputSource.ProtoReflect.Descriptor instead.
 func (*InputSource) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{11}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *InputSource) GetId() string {
@@ -1188,7 +1402,7 @@ type UsbDevice struct {
 
 func (x *UsbDevice) Reset() {
 	*x = UsbDevice{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1414,7 @@ func (x *UsbDevice) String() string {
 func (*UsbDevice) ProtoMessage() {}
 
 func (x *UsbDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1427,7 @@ func (x *UsbDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsbDevice.ProtoReflect.Descriptor instead.
 func (*UsbDevice) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{12}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UsbDevice) GetPath() string {
@@ -1330,7 +1544,7 @@ type UsbInterface struct {
 
 func (x *UsbInterface) Reset() {
 	*x = UsbInterface{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1556,7 @@ func (x *UsbInterface) String() string {
 func (*UsbInterface) ProtoMessage() {}
 
 func (x *UsbInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1569,7 @@ func (x *UsbInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsbInterface.ProtoReflect.Descriptor instead.
 func (*UsbInterface) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{13}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UsbInterface) GetNumber() uint32 {
@@ -1478,7 +1692,7 @@ type Display struct {
 
 func (x *Display) Reset() {
 	*x = Display{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1704,7 @@ func (x *Display) String() string {
 func (*Display) ProtoMessage() {}
 
 func (x *Display) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1717,7 @@ func (x *Display) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Display.ProtoReflect.Descriptor instead.
 func (*Display) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{14}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Display) GetConnector() string {
@@ -1616,7 +1830,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1842,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1855,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{15}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Disk) GetName() string {
@@ -1732,7 +1946,7 @@ type InputDevice struct {
 
 func (x *InputDevice) Reset() {
 	*x = InputDevice{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1744,7 +1958,7 @@ func (x *InputDevice) String() string {
 func (*InputDevice) ProtoMessage() {}
 
 func (x *InputDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1757,7 +1971,7 @@ func (x *InputDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputDevice.ProtoReflect.Descriptor instead.
 func (*InputDevice) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{16}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *InputDevice) GetName() string {
@@ -1837,7 +2051,7 @@ type DetectorStatus struct {
 
 func (x *DetectorStatus) Reset() {
 	*x = DetectorStatus{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1849,7 +2063,7 @@ func (x *DetectorStatus) String() string {
 func (*DetectorStatus) ProtoMessage() {}
 
 func (x *DetectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1862,7 +2076,7 @@ func (x *DetectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetectorStatus.ProtoReflect.Descriptor instead.
 func (*DetectorStatus) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DetectorStatus) GetName() string {
@@ -1917,7 +2131,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2143,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2156,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Report) GetSequence() uint64 {
@@ -2010,7 +2224,7 @@ type UploadReportRequest struct {
 
 func (x *UploadReportRequest) Reset() {
 	*x = UploadReportRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2236,7 @@ func (x *UploadReportRequest) String() string {
 func (*UploadReportRequest) ProtoMessage() {}
 
 func (x *UploadReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2249,7 @@ func (x *UploadReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReportRequest.ProtoReflect.Descriptor instead.
 func (*UploadReportRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UploadReportRequest) GetReport() *Report {
@@ -2060,7 +2274,7 @@ type UploadReportResponse struct {
 
 func (x *UploadReportResponse) Reset() {
 	*x = UploadReportResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2286,7 @@ func (x *UploadReportResponse) String() string {
 func (*UploadReportResponse) ProtoMessage() {}
 
 func (x *UploadReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2299,7 @@ func (x *UploadReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReportResponse.ProtoReflect.Descriptor instead.
 func (*UploadReportResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UploadReportResponse) GetSequence() uint64 {
@@ -2128,7 +2342,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2354,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2367,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HeartbeatRequest) GetAgentTime() *timestamppb.Timestamp {
@@ -2194,7 +2408,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2420,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2433,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HeartbeatResponse) GetServerTime() *timestamppb.Timestamp {
@@ -2247,7 +2461,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2259,7 +2473,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2272,7 +2486,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SubscribeRequest) GetAgentVersion() string {
@@ -2306,7 +2520,7 @@ type CatalogUpdate struct {
 
 func (x *CatalogUpdate) Reset() {
 	*x = CatalogUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2532,7 @@ func (x *CatalogUpdate) String() string {
 func (*CatalogUpdate) ProtoMessage() {}
 
 func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2545,7 @@ func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogUpdate.ProtoReflect.Descriptor instead.
 func (*CatalogUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{24}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CatalogUpdate) GetVersion() string {
@@ -2359,7 +2573,7 @@ type PolicyUpdate struct {
 
 func (x *PolicyUpdate) Reset() {
 	*x = PolicyUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2585,7 @@ func (x *PolicyUpdate) String() string {
 func (*PolicyUpdate) ProtoMessage() {}
 
 func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2598,7 @@ func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyUpdate.ProtoReflect.Descriptor instead.
 func (*PolicyUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{25}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PolicyUpdate) GetVersion() string {
@@ -2418,7 +2632,7 @@ type ScanNow struct {
 
 func (x *ScanNow) Reset() {
 	*x = ScanNow{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2430,7 +2644,7 @@ func (x *ScanNow) String() string {
 func (*ScanNow) ProtoMessage() {}
 
 func (x *ScanNow) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2443,7 +2657,7 @@ func (x *ScanNow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanNow.ProtoReflect.Descriptor instead.
 func (*ScanNow) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{26}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ScanNow) GetReason() string {
@@ -2477,7 +2691,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2703,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2716,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{27}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Push) GetId() string {
@@ -2669,7 +2883,7 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\vmac_address\x18\x02 \x01(\tR\n" +
 	"macAddress\x12\x1c\n" +
 	"\taddresses\x18\x03 \x03(\tR\taddresses\x12\x14\n" +
-	"\x05flags\x18\x04 \x03(\tR\x05flags\"\xf5\x04\n" +
+	"\x05flags\x18\x04 \x03(\tR\x05flags\"\x9a\x05\n" +
 	"\x05Facts\x122\n" +
 	"\x04host\x18\x01 \x01(\v2\x1e.farmwatch.v1.HardwareIdentityR\x04host\x12+\n" +
 	"\x04time\x18\x02 \x01(\v2\x17.farmwatch.v1.TimeFactsR\x04time\x123\n" +
@@ -2686,7 +2900,25 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\x05disks\x18\n" +
 	" \x03(\v2\x12.farmwatch.v1.DiskR\x05disks\x12>\n" +
 	"\rinput_devices\x18\v \x03(\v2\x19.farmwatch.v1.InputDeviceR\finputDevices\x12>\n" +
-	"\rinput_sources\x18\f \x03(\v2\x19.farmwatch.v1.InputSourceR\finputSources\"y\n" +
+	"\rinput_sources\x18\f \x03(\v2\x19.farmwatch.v1.InputSourceR\finputSources\x12#\n" +
+	"\x03lan\x18\r \x01(\v2\x11.farmwatch.v1.LanR\x03lan\"\x97\x01\n" +
+	"\x03Lan\x121\n" +
+	"\bgateways\x18\x01 \x03(\v2\x15.farmwatch.v1.LanHostR\bgateways\x125\n" +
+	"\n" +
+	"neighbours\x18\x02 \x03(\v2\x15.farmwatch.v1.LanHostR\n" +
+	"neighbours\x12&\n" +
+	"\x04wifi\x18\x03 \x03(\v2\x12.farmwatch.v1.WiFiR\x04wifi\"_\n" +
+	"\aLanHost\x12\x0e\n" +
+	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x10\n" +
+	"\x03mac\x18\x02 \x01(\tR\x03mac\x12\x1c\n" +
+	"\tinterface\x18\x03 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\"x\n" +
+	"\x04WiFi\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x12\n" +
+	"\x04ssid\x18\x02 \x01(\tR\x04ssid\x12\x14\n" +
+	"\x05bssid\x18\x03 \x01(\tR\x05bssid\x12\x14\n" +
+	"\x05known\x18\x04 \x01(\bR\x05known\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\"y\n" +
 	"\vInputSource\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x12\n" +
@@ -2847,7 +3079,7 @@ func file_farmwatch_v1_farmwatch_proto_rawDescGZIP() []byte {
 }
 
 var file_farmwatch_v1_farmwatch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(Severity)(0),                 // 0: farmwatch.v1.Severity
 	(*HardwareIdentity)(nil),      // 1: farmwatch.v1.HardwareIdentity
@@ -2861,75 +3093,82 @@ var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(*TimeFacts)(nil),             // 9: farmwatch.v1.TimeFacts
 	(*NetworkInterface)(nil),      // 10: farmwatch.v1.NetworkInterface
 	(*Facts)(nil),                 // 11: farmwatch.v1.Facts
-	(*InputSource)(nil),           // 12: farmwatch.v1.InputSource
-	(*UsbDevice)(nil),             // 13: farmwatch.v1.UsbDevice
-	(*UsbInterface)(nil),          // 14: farmwatch.v1.UsbInterface
-	(*Display)(nil),               // 15: farmwatch.v1.Display
-	(*Disk)(nil),                  // 16: farmwatch.v1.Disk
-	(*InputDevice)(nil),           // 17: farmwatch.v1.InputDevice
-	(*DetectorStatus)(nil),        // 18: farmwatch.v1.DetectorStatus
-	(*Report)(nil),                // 19: farmwatch.v1.Report
-	(*UploadReportRequest)(nil),   // 20: farmwatch.v1.UploadReportRequest
-	(*UploadReportResponse)(nil),  // 21: farmwatch.v1.UploadReportResponse
-	(*HeartbeatRequest)(nil),      // 22: farmwatch.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 23: farmwatch.v1.HeartbeatResponse
-	(*SubscribeRequest)(nil),      // 24: farmwatch.v1.SubscribeRequest
-	(*CatalogUpdate)(nil),         // 25: farmwatch.v1.CatalogUpdate
-	(*PolicyUpdate)(nil),          // 26: farmwatch.v1.PolicyUpdate
-	(*ScanNow)(nil),               // 27: farmwatch.v1.ScanNow
-	(*Push)(nil),                  // 28: farmwatch.v1.Push
-	nil,                           // 29: farmwatch.v1.Finding.EvidenceEntry
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(*Lan)(nil),                   // 12: farmwatch.v1.Lan
+	(*LanHost)(nil),               // 13: farmwatch.v1.LanHost
+	(*WiFi)(nil),                  // 14: farmwatch.v1.WiFi
+	(*InputSource)(nil),           // 15: farmwatch.v1.InputSource
+	(*UsbDevice)(nil),             // 16: farmwatch.v1.UsbDevice
+	(*UsbInterface)(nil),          // 17: farmwatch.v1.UsbInterface
+	(*Display)(nil),               // 18: farmwatch.v1.Display
+	(*Disk)(nil),                  // 19: farmwatch.v1.Disk
+	(*InputDevice)(nil),           // 20: farmwatch.v1.InputDevice
+	(*DetectorStatus)(nil),        // 21: farmwatch.v1.DetectorStatus
+	(*Report)(nil),                // 22: farmwatch.v1.Report
+	(*UploadReportRequest)(nil),   // 23: farmwatch.v1.UploadReportRequest
+	(*UploadReportResponse)(nil),  // 24: farmwatch.v1.UploadReportResponse
+	(*HeartbeatRequest)(nil),      // 25: farmwatch.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),     // 26: farmwatch.v1.HeartbeatResponse
+	(*SubscribeRequest)(nil),      // 27: farmwatch.v1.SubscribeRequest
+	(*CatalogUpdate)(nil),         // 28: farmwatch.v1.CatalogUpdate
+	(*PolicyUpdate)(nil),          // 29: farmwatch.v1.PolicyUpdate
+	(*ScanNow)(nil),               // 30: farmwatch.v1.ScanNow
+	(*Push)(nil),                  // 31: farmwatch.v1.Push
+	nil,                           // 32: farmwatch.v1.Finding.EvidenceEntry
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
 }
 var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	1,  // 0: farmwatch.v1.EnrollRequest.hardware:type_name -> farmwatch.v1.HardwareIdentity
-	30, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
-	30, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
-	30, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
-	30, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
+	33, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
+	33, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
+	33, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
+	33, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
 	0,  // 5: farmwatch.v1.Finding.severity:type_name -> farmwatch.v1.Severity
-	29, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
-	30, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
-	30, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
-	30, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
+	32, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
+	33, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
+	33, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
+	33, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
 	7,  // 10: farmwatch.v1.Process.sockets:type_name -> farmwatch.v1.Socket
 	1,  // 11: farmwatch.v1.Facts.host:type_name -> farmwatch.v1.HardwareIdentity
 	9,  // 12: farmwatch.v1.Facts.time:type_name -> farmwatch.v1.TimeFacts
 	8,  // 13: farmwatch.v1.Facts.processes:type_name -> farmwatch.v1.Process
 	10, // 14: farmwatch.v1.Facts.interfaces:type_name -> farmwatch.v1.NetworkInterface
-	13, // 15: farmwatch.v1.Facts.usb_devices:type_name -> farmwatch.v1.UsbDevice
-	15, // 16: farmwatch.v1.Facts.displays:type_name -> farmwatch.v1.Display
-	16, // 17: farmwatch.v1.Facts.disks:type_name -> farmwatch.v1.Disk
-	17, // 18: farmwatch.v1.Facts.input_devices:type_name -> farmwatch.v1.InputDevice
-	12, // 19: farmwatch.v1.Facts.input_sources:type_name -> farmwatch.v1.InputSource
-	14, // 20: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
-	30, // 21: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
-	11, // 22: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
-	6,  // 23: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
-	18, // 24: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
-	19, // 25: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
-	30, // 26: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
-	30, // 27: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	30, // 28: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
-	30, // 29: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
-	25, // 30: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
-	26, // 31: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
-	27, // 32: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
-	2,  // 33: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
-	20, // 34: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
-	22, // 35: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
-	4,  // 36: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
-	24, // 37: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
-	3,  // 38: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
-	21, // 39: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
-	23, // 40: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
-	5,  // 41: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
-	28, // 42: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
-	38, // [38:43] is the sub-list for method output_type
-	33, // [33:38] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	16, // 15: farmwatch.v1.Facts.usb_devices:type_name -> farmwatch.v1.UsbDevice
+	18, // 16: farmwatch.v1.Facts.displays:type_name -> farmwatch.v1.Display
+	19, // 17: farmwatch.v1.Facts.disks:type_name -> farmwatch.v1.Disk
+	20, // 18: farmwatch.v1.Facts.input_devices:type_name -> farmwatch.v1.InputDevice
+	15, // 19: farmwatch.v1.Facts.input_sources:type_name -> farmwatch.v1.InputSource
+	12, // 20: farmwatch.v1.Facts.lan:type_name -> farmwatch.v1.Lan
+	13, // 21: farmwatch.v1.Lan.gateways:type_name -> farmwatch.v1.LanHost
+	13, // 22: farmwatch.v1.Lan.neighbours:type_name -> farmwatch.v1.LanHost
+	14, // 23: farmwatch.v1.Lan.wifi:type_name -> farmwatch.v1.WiFi
+	17, // 24: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
+	33, // 25: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
+	11, // 26: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
+	6,  // 27: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
+	21, // 28: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
+	22, // 29: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
+	33, // 30: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
+	33, // 31: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
+	33, // 32: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
+	33, // 33: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
+	28, // 34: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
+	29, // 35: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
+	30, // 36: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
+	2,  // 37: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
+	23, // 38: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
+	25, // 39: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
+	4,  // 40: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
+	27, // 41: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
+	3,  // 42: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
+	24, // 43: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
+	26, // 44: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
+	5,  // 45: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
+	31, // 46: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
+	42, // [42:47] is the sub-list for method output_type
+	37, // [37:42] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_farmwatch_proto_init() }
@@ -2937,7 +3176,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 	if File_farmwatch_v1_farmwatch_proto != nil {
 		return
 	}
-	file_farmwatch_v1_farmwatch_proto_msgTypes[27].OneofWrappers = []any{
+	file_farmwatch_v1_farmwatch_proto_msgTypes[30].OneofWrappers = []any{
 		(*Push_Catalog)(nil),
 		(*Push_Policy)(nil),
 		(*Push_ScanNow)(nil),
@@ -2948,7 +3187,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_farmwatch_proto_rawDesc), len(file_farmwatch_v1_farmwatch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
