@@ -274,6 +274,11 @@ type deviceData struct {
 	ProcessCount int // as the agent counted them
 	Truncated    int // processes not rendered
 	Gaps         []gapView
+	Inputs       []kv // keyboard layouts and input methods
+	USB          []usbView
+	Displays     []displayView
+	LAN          []kv
+	Neighbours   int
 	CanScan      bool   // the console can push and the user may ask for a scan
 	ScanNotice   string // outcome of a scan request, chosen from scanNotices
 
@@ -401,6 +406,60 @@ func (c *Console) addFacts(d *deviceData, f *pb.Facts, at time.Time) {
 			{"Languages", strings.Join(t.GetLanguages(), ", ")},
 		})
 	}
+	if t := f.GetTime(); t != nil {
+		if t.GetWindowsZone() != "" {
+			d.Time = append(d.Time, kv{"Windows zone", t.GetWindowsZone()})
+		}
+		if t.GetClockMeasured() {
+			d.Time = append(d.Time, kv{"Clock vs collector", fmt.Sprintf("%+.1f s (round trip %d ms)", float64(t.GetClockSkewMillis())/1000, t.GetRoundTripMillis())})
+		}
+	}
+	for _, in := range f.GetInputSources() {
+		d.Inputs = append(d.Inputs, kv{in.GetId(), strings.TrimSpace(in.GetLanguage() + " " + in.GetKind() + " · " + in.GetSource())})
+	}
+	for _, u := range f.GetUsbDevices() {
+		var funcs []string
+		for _, i := range u.GetInterfaces() {
+			switch {
+			case i.GetHidKeyboard():
+				funcs = append(funcs, "keyboard")
+			case i.GetHidAbsolutePointer():
+				funcs = append(funcs, fmt.Sprintf("absolute pointer (0..%d)", i.GetHidAbsoluteMax()))
+			case i.GetHidRelativePointer():
+				funcs = append(funcs, "mouse")
+			case i.GetClass() == 8:
+				funcs = append(funcs, "mass storage")
+			case i.GetClass() == 1:
+				funcs = append(funcs, "audio")
+			case i.GetClass() == 9:
+				funcs = append(funcs, "hub")
+			}
+		}
+		d.USB = append(d.USB, usbView{
+			ID: fmt.Sprintf("%04x:%04x", u.GetVendorId(), u.GetProductId()), Manufacturer: u.GetManufacturer(), Product: u.GetProduct(),
+			Serial: u.GetSerial(), Functions: strings.Join(funcs, ", "), Flags: strings.Join(u.GetFlags(), ", "),
+		})
+	}
+	for _, disp := range f.GetDisplays() {
+		d.Displays = append(d.Displays, displayView{
+			Connector: disp.GetConnector(), Status: disp.GetStatus(),
+			Model: strings.TrimSpace(fmt.Sprintf("%s %04x", disp.GetManufacturer(), disp.GetProductCode())),
+			Name:  disp.GetName(), Serial: disp.GetSerialString(), Mode: disp.GetPreferredMode(), Flags: strings.Join(disp.GetFlags(), ", "),
+		})
+	}
+	if l := f.GetLan(); l != nil {
+		for _, g := range l.GetGateways() {
+			d.LAN = append(d.LAN, kv{"Gateway " + g.GetIp(), g.GetMac() + " on " + g.GetInterface()})
+		}
+		d.Neighbours = len(l.GetNeighbours())
+		for _, w := range l.GetWifi() {
+			v := w.GetNote()
+			if w.GetKnown() && w.GetBssid() != "" {
+				v = fmt.Sprintf("%q, BSSID %s", w.GetSsid(), w.GetBssid())
+			}
+			d.LAN = append(d.LAN, kv{"Wi-Fi " + w.GetInterface(), v})
+		}
+	}
 	for _, iface := range f.GetInterfaces() {
 		d.Interfaces = append(d.Interfaces, interfaceView{
 			Name:      iface.GetName(),
@@ -507,3 +566,7 @@ func (c *Console) scanNow(w http.ResponseWriter, r *http.Request, s store.Sessio
 	}
 	http.Redirect(w, r, "/devices/"+id+"?scan="+outcome, http.StatusSeeOther)
 }
+
+type usbView struct{ ID, Manufacturer, Product, Serial, Functions, Flags string }
+
+type displayView struct{ Connector, Status, Model, Name, Serial, Mode, Flags string }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/account"
 	"github.com/farmwatch/farmwatch/server/store"
@@ -91,3 +93,28 @@ const (
 	devOnline  = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	devOffline = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
+
+func TestDevicePageShowsHardwareKeyboardsAndLAN(t *testing.T) {
+	h := newHarness(t, false)
+	h.enroll(devOnline, "farm-01", "linux", t0)
+	h.ingest(devOnline, &pb.Report{Sequence: 1, Created: timestamppb.New(t0), Facts: &pb.Facts{
+		UsbDevices: []*pb.UsbDevice{{VendorId: 0x1d6b, ProductId: 0x0104, Manufacturer: "PiKVM", Product: "PiKVM Composite Device<script>x</script>", Serial: "CAFEBABE",
+			Interfaces: []*pb.UsbInterface{{Class: 3, HidKeyboard: true}, {Class: 3, HidAbsolutePointer: true, HidAbsoluteMax: 32767}, {Class: 8}}}},
+		Displays:     []*pb.Display{{Connector: "card0-HDMI-A-1", Status: "connected", Manufacturer: "LNX", ProductCode: 0x7773, Name: "PiKVM V4 Plus", SerialString: "CAFEBABE", PreferredMode: "1920x1080@60"}},
+		InputSources: []*pb.InputSource{{Id: "kr(kr104)", Language: "ko-KR", Kind: "layout", Source: "/etc/default/keyboard"}},
+		Lan:          &pb.Lan{Gateways: []*pb.LanHost{{Ip: "192.168.1.1", Mac: "a4:2b:b0:11:22:33", Interface: "wlp0s20f3"}}, Neighbours: []*pb.LanHost{{Ip: "192.168.1.23"}}},
+	}}, t0)
+	cl := h.client()
+	h.addUser("ana", "correct horse battery staple", false)
+	h.login(cl, "ana", "correct horse battery staple")
+	body := h.get(cl, "/devices/"+devOnline).Body
+	for _, want := range []string{"1d6b:0104", "keyboard, absolute pointer (0..32767), mass storage", "PiKVM V4 Plus", "LNX 7773", "kr(kr104)", "ko-KR layout", "a4:2b:b0:11:22:33 on wlp0s20f3",
+		"PiKVM Composite Device&lt;script&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("device page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>x</script>") {
+		t.Error("USB product string not escaped")
+	}
+}
