@@ -33,6 +33,9 @@ type Interface struct {
 	// Virtual is true for interfaces not backed by hardware. Linux knows this
 	// from sysfs; on macOS and Windows it is a documented heuristic (see List).
 	Virtual bool
+	// Description is the adapter's driver description on Windows ("Tailscale Tunnel",
+	// "WireGuard Tunnel"); empty elsewhere.
+	Description string
 }
 
 // ErrNotImplemented is returned on operating systems without a live reader.

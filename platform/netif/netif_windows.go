@@ -14,24 +14,30 @@ func list(_ context.Context) ([]Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces: %w", err)
 	}
-	virtual, err := adapterVirtual()
+	adapters, err := adapterInfo()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Interface, 0, len(nis))
 	for _, ni := range nis {
 		iface, _ := fromNet(ni) // an adapter gone meanwhile just has no addresses
-		v, known := virtual[ni.Name]
-		iface.Virtual = v || !known || ni.Flags&net.FlagLoopback != 0
+		a, known := adapters[ni.Name]
+		iface.Virtual = a.virtual || !known || ni.Flags&net.FlagLoopback != 0
+		iface.Description = a.description
 		out = append(out, iface)
 	}
 	sortByName(out)
 	return out, nil
 }
 
-// adapterVirtual maps adapter friendly names (what net.Interfaces calls Name)
-// to windowsVirtual of their type and description.
-func adapterVirtual() (map[string]bool, error) {
+type adapter struct {
+	virtual     bool
+	description string
+}
+
+// adapterInfo maps adapter friendly names (what net.Interfaces calls Name) to
+// their description and windowsVirtual of their type and description.
+func adapterInfo() (map[string]adapter, error) {
 	size := uint32(15000)
 	for range 4 {
 		buf := make([]byte, size)
@@ -46,9 +52,10 @@ func adapterVirtual() (map[string]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("GetAdaptersAddresses: %w", err)
 		}
-		out := make(map[string]bool)
+		out := make(map[string]adapter)
 		for a := first; a != nil; a = a.Next {
-			out[windows.UTF16PtrToString(a.FriendlyName)] = windowsVirtual(a.IfType, windows.UTF16PtrToString(a.Description))
+			desc := windows.UTF16PtrToString(a.Description)
+			out[windows.UTF16PtrToString(a.FriendlyName)] = adapter{windowsVirtual(a.IfType, desc), desc}
 		}
 		return out, nil
 	}

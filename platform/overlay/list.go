@@ -78,25 +78,24 @@ func capturedConfig(root string) config {
 				}
 				return nil, err
 			}
-			return fromNetif(ifs, nil), nil
+			return fromNetif(ifs), nil
 		},
 	}
 }
 
-// liveInterfaces lists the live interfaces; desc maps names to Windows
-// adapter descriptions (nil elsewhere).
-func liveInterfaces(ctx context.Context, desc map[string]string) ([]ifaceInfo, error) {
+// liveInterfaces lists the live interfaces (with Windows adapter descriptions).
+func liveInterfaces(ctx context.Context) ([]ifaceInfo, error) {
 	ifs, err := netif.List(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	return fromNetif(ifs, desc), nil
+	return fromNetif(ifs), nil
 }
 
-func fromNetif(ifs []netif.Interface, desc map[string]string) []ifaceInfo {
+func fromNetif(ifs []netif.Interface) []ifaceInfo {
 	out := make([]ifaceInfo, 0, len(ifs))
 	for _, i := range ifs {
-		info := ifaceInfo{Name: i.Name, Description: desc[i.Name], Up: slices.Contains(i.Flags, "up")}
+		info := ifaceInfo{Name: i.Name, Description: i.Description, Up: slices.Contains(i.Flags, "up")}
 		for _, a := range i.Addresses {
 			info.IPs = append(info.IPs, stripPrefix(a))
 		}

@@ -19,7 +19,7 @@ func liveConfig() (config, error) {
 		tailscaleState:  []string{"/Library/Tailscale/tailscaled.state"},
 		zeroTierHomes:   []string{"/Library/Application Support/ZeroTier/One"},
 		interfaces: func(ctx context.Context) ([]ifaceInfo, error) {
-			return liveInterfaces(ctx, nil)
+			return liveInterfaces(ctx)
 		},
 	}, nil
 }

@@ -17,7 +17,7 @@ func liveConfig() (config, error) {
 		tailscaleState:  []string{"/var/lib/tailscale/tailscaled.state"},
 		zeroTierHomes:   []string{"/var/lib/zerotier-one"},
 		interfaces: func(ctx context.Context) ([]ifaceInfo, error) {
-			return liveInterfaces(ctx, nil)
+			return liveInterfaces(ctx)
 		},
 	}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -37,11 +36,7 @@ func liveConfig() (config, error) {
 		cfPorts:         defaultCFPorts,
 		tailscaleState:  []string{filepath.Join(pd, "Tailscale", "server-state.conf")},
 		zeroTierHomes:   []string{filepath.Join(pd, "ZeroTier", "One")},
-		interfaces: func(ctx context.Context) ([]ifaceInfo, error) {
-			desc, err := adapterDescriptions()
-			ifs, err2 := liveInterfaces(ctx, desc)
-			return ifs, errors.Join(err, err2)
-		},
+		interfaces:      liveInterfaces,
 	}, nil
 }
 
@@ -84,30 +79,4 @@ func (c pipeConn) RemoteAddr() net.Addr { return pipeAddr(c.Name()) }
 
 func refused(err error) bool {
 	return errors.Is(err, windows.WSAECONNREFUSED) || errors.Is(err, syscall.ECONNREFUSED)
-}
-
-// adapterDescriptions maps adapter friendly names (net.Interfaces' Name) to
-// their driver descriptions.
-func adapterDescriptions() (map[string]string, error) {
-	size := uint32(15000)
-	for range 4 {
-		buf := make([]byte, size)
-		first := (*windows.IpAdapterAddresses)(unsafe.Pointer(&buf[0]))
-		err := windows.GetAdaptersAddresses(windows.AF_UNSPEC,
-			windows.GAA_FLAG_SKIP_UNICAST|windows.GAA_FLAG_SKIP_ANYCAST|
-				windows.GAA_FLAG_SKIP_MULTICAST|windows.GAA_FLAG_SKIP_DNS_SERVER,
-			0, first, &size)
-		if err == windows.ERROR_BUFFER_OVERFLOW {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("GetAdaptersAddresses: %w", err)
-		}
-		out := make(map[string]string)
-		for a := first; a != nil; a = a.Next {
-			out[windows.UTF16PtrToString(a.FriendlyName)] = windows.UTF16PtrToString(a.Description)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("GetAdaptersAddresses: buffer kept growing past %d bytes", size)
 }
