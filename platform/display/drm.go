@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 )
 
 // drmClass is the sysfs directory of DRM devices and connectors.
@@ -36,10 +38,8 @@ func readDRM(ctx context.Context, root string, live bool) ([]Display, error) {
 	if root == "" {
 		root = "/"
 	}
-	if fi, err := os.Stat(root); err != nil {
-		return nil, fmt.Errorf("read root %s: %w", root, err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("read root %s: not a directory", root)
+	if err := fsroot.CheckRoot(root); err != nil {
+		return nil, err
 	}
 	t := sysfs{root: root, live: live}
 	if !live {

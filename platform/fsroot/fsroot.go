@@ -48,6 +48,22 @@ func Path(root, rel string) string {
 	return p
 }
 
+// CheckRoot makes sure root (a captured tree, or "/") is a directory, so a mistyped
+// `--root` is a clear error rather than an empty result.
+func CheckRoot(root string) error {
+	if root == "" {
+		return nil
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("read root %s: %w", root, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("read root %s: not a directory", root)
+	}
+	return nil
+}
+
 // Absent reports errors that mean "no data here" rather than a failure: missing, or not ours
 // to read.
 func Absent(err error) bool {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/farmwatch/farmwatch/platform/envfile"
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 	"github.com/farmwatch/farmwatch/platform/netif"
 )
 
@@ -35,10 +36,8 @@ func readTree(ctx context.Context, root string, live bool) (Identity, error) {
 	if root == "" {
 		root = "/"
 	}
-	if fi, err := os.Stat(root); err != nil {
-		return Identity{}, fmt.Errorf("read root %s: %w", root, err)
-	} else if !fi.IsDir() {
-		return Identity{}, fmt.Errorf("read root %s: not a directory", root)
+	if err := fsroot.CheckRoot(root); err != nil {
+		return Identity{}, err
 	}
 	t := tree{root: root, live: live}
 	id := Identity{OS: "linux"}

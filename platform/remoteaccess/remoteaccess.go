@@ -13,7 +13,6 @@ package remoteaccess
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"runtime"
 
@@ -116,10 +115,8 @@ func Read(ctx context.Context, root string) (State, error) {
 }
 
 func readTree(root string) (State, error) {
-	if fi, err := os.Stat(root); err != nil {
-		return State{}, fmt.Errorf("read root %s: %w", root, err)
-	} else if !fi.IsDir() {
-		return State{}, fmt.Errorf("read root %s: not a directory", root)
+	if err := fsroot.CheckRoot(root); err != nil {
+		return State{}, err
 	}
 	if fi, err := os.Stat(fsroot.Path(root, "System/Library")); err != nil || !fi.IsDir() {
 		return State{}, nil

@@ -3,10 +3,10 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/farmwatch/farmwatch/platform/fsroot"
 )
 
 // maxFile bounds the read of one unit or plist file; real ones are a few
@@ -16,10 +16,8 @@ const maxFile = 1 << 20
 // readTree reads a captured tree with both file-based readers. It builds on
 // every OS.
 func readTree(ctx context.Context, root string) ([]Service, error) {
-	if fi, err := os.Stat(root); err != nil {
-		return nil, fmt.Errorf("read root %s: %w", root, err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("read root %s: not a directory", root)
+	if err := fsroot.CheckRoot(root); err != nil {
+		return nil, err
 	}
 	svcs, err := systemdUnits(ctx, root)
 	jobs, lerr := launchdJobs(ctx, root)

@@ -20,10 +20,8 @@ const maxFile = 1 << 20
 // readTree reads a captured tree with every file-based reader. It builds on
 // every OS.
 func readTree(ctx context.Context, root string) ([]Package, error) {
-	if fi, err := os.Stat(root); err != nil {
-		return nil, fmt.Errorf("read root %s: %w", root, err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("read root %s: not a directory", root)
+	if err := fsroot.CheckRoot(root); err != nil {
+		return nil, err
 	}
 	pkgs, err := readLinux(ctx, root)
 	mac, merr := macApps(ctx, root)
