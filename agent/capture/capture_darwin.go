@@ -26,28 +26,7 @@ const (
 )
 
 func open(o Options) (Source, error) {
-	names, err := interfaceNames(o.Interfaces)
-	if err != nil {
-		return nil, err
-	}
-	var hs []*handle
-	var errs []error
-	for _, name := range names {
-		h, err := openBPF(name, o)
-		if err != nil {
-			if errors.Is(err, ErrNotPermitted) {
-				closeHandles(hs)
-				return nil, err
-			}
-			errs = append(errs, &InterfaceError{Interface: name, Err: err})
-			continue
-		}
-		hs = append(hs, h)
-	}
-	if len(hs) == 0 {
-		return nil, fmt.Errorf("capture: no interface could be opened: %w", errors.Join(errs...))
-	}
-	return newSource(hs, o), nil
+	return openEach(o, openBPF)
 }
 
 // openBPFDevice opens the first free /dev/bpfN.

@@ -22,30 +22,7 @@ const (
 )
 
 func open(o Options) (Source, error) {
-	names, err := interfaceNames(o.Interfaces)
-	if err != nil {
-		return nil, err
-	}
-	var hs []*handle
-	var errs []error
-	for _, name := range names {
-		h, err := openLinux(name, o)
-		if err != nil {
-			if errors.Is(err, ErrNotPermitted) {
-				closeHandles(hs)
-				return nil, err
-			}
-			errs = append(errs, &InterfaceError{Interface: name, Err: err})
-			continue
-		}
-		hs = append(hs, h)
-	}
-	if len(hs) == 0 {
-		return nil, fmt.Errorf("capture: no interface could be opened: %w", errors.Join(errs...))
-	}
-	// Interfaces that failed (a tunnel that went down meanwhile) are left
-	// out; the others are captured.
-	return newSource(hs, o), nil
+	return openEach(o, openLinux)
 }
 
 // linkOf returns how frames of the interface are read: Ethernet and loopback

@@ -28,3 +28,31 @@ func interfaceNames(want []string) ([]string, error) {
 	}
 	return names, nil
 }
+
+// openEach opens every selected interface with openOne. Interfaces that fail (a tunnel that
+// went down meanwhile) are left out and the others captured; a permission error fails at once,
+// since no interface would do better.
+func openEach(o Options, openOne func(string, Options) (*handle, error)) (Source, error) {
+	names, err := interfaceNames(o.Interfaces)
+	if err != nil {
+		return nil, err
+	}
+	var hs []*handle
+	var errs []error
+	for _, name := range names {
+		h, err := openOne(name, o)
+		if err != nil {
+			if errors.Is(err, ErrNotPermitted) {
+				closeHandles(hs)
+				return nil, err
+			}
+			errs = append(errs, &InterfaceError{Interface: name, Err: err})
+			continue
+		}
+		hs = append(hs, h)
+	}
+	if len(hs) == 0 {
+		return nil, fmt.Errorf("capture: no interface could be opened: %w", errors.Join(errs...))
+	}
+	return newSource(hs, o), nil
+}
