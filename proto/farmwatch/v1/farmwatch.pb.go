@@ -783,8 +783,10 @@ type TimeFacts struct {
 	ClockSkewMillis int64  `protobuf:"varint,8,opt,name=clock_skew_millis,json=clockSkewMillis,proto3" json:"clock_skew_millis,omitempty"`
 	RoundTripMillis uint32 `protobuf:"varint,9,opt,name=round_trip_millis,json=roundTripMillis,proto3" json:"round_trip_millis,omitempty"`
 	WindowsZone     string `protobuf:"bytes,10,opt,name=windows_zone,json=windowsZone,proto3" json:"windows_zone,omitempty"` // Windows time zone id when the OS has one
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Zone or offset changes the agent has seen between scans, oldest first (at most 32 kept).
+	ZoneChanges   []*ZoneChange `protobuf:"bytes,11,rep,name=zone_changes,json=zoneChanges,proto3" json:"zone_changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TimeFacts) Reset() {
@@ -887,6 +889,346 @@ func (x *TimeFacts) GetWindowsZone() string {
 	return ""
 }
 
+func (x *TimeFacts) GetZoneChanges() []*ZoneChange {
+	if x != nil {
+		return x.ZoneChanges
+	}
+	return nil
+}
+
+// ZoneChange is one change of the laptop's time zone or UTC offset seen by the agent.
+type ZoneChange struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	At                *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"` // when the agent first saw the new setting
+	FromZone          string                 `protobuf:"bytes,2,opt,name=from_zone,json=fromZone,proto3" json:"from_zone,omitempty"`
+	ToZone            string                 `protobuf:"bytes,3,opt,name=to_zone,json=toZone,proto3" json:"to_zone,omitempty"`
+	FromOffsetSeconds int32                  `protobuf:"varint,4,opt,name=from_offset_seconds,json=fromOffsetSeconds,proto3" json:"from_offset_seconds,omitempty"`
+	ToOffsetSeconds   int32                  `protobuf:"varint,5,opt,name=to_offset_seconds,json=toOffsetSeconds,proto3" json:"to_offset_seconds,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ZoneChange) Reset() {
+	*x = ZoneChange{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ZoneChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ZoneChange) ProtoMessage() {}
+
+func (x *ZoneChange) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ZoneChange.ProtoReflect.Descriptor instead.
+func (*ZoneChange) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ZoneChange) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *ZoneChange) GetFromZone() string {
+	if x != nil {
+		return x.FromZone
+	}
+	return ""
+}
+
+func (x *ZoneChange) GetToZone() string {
+	if x != nil {
+		return x.ToZone
+	}
+	return ""
+}
+
+func (x *ZoneChange) GetFromOffsetSeconds() int32 {
+	if x != nil {
+		return x.FromOffsetSeconds
+	}
+	return 0
+}
+
+func (x *ZoneChange) GetToOffsetSeconds() int32 {
+	if x != nil {
+		return x.ToOffsetSeconds
+	}
+	return 0
+}
+
+// Activity is when someone used the laptop, sampled from the OS idle timer: for each UTC day,
+// for each UTC hour, the minutes sampled and the minutes with user input.
+type Activity struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	Source                string                 `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"` // x11-screensaver, logind, wts, hid-idle-time
+	SampleIntervalSeconds uint32                 `protobuf:"varint,2,opt,name=sample_interval_seconds,json=sampleIntervalSeconds,proto3" json:"sample_interval_seconds,omitempty"`
+	Days                  []*ActivityDay         `protobuf:"bytes,3,rep,name=days,proto3" json:"days,omitempty"`    // oldest first, at most 35
+	Known                 bool                   `protobuf:"varint,4,opt,name=known,proto3" json:"known,omitempty"` // false when the OS gives the agent no idle timer
+	Note                  string                 `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`    // why not
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *Activity) Reset() {
+	*x = Activity{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Activity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Activity) ProtoMessage() {}
+
+func (x *Activity) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Activity.ProtoReflect.Descriptor instead.
+func (*Activity) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Activity) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Activity) GetSampleIntervalSeconds() uint32 {
+	if x != nil {
+		return x.SampleIntervalSeconds
+	}
+	return 0
+}
+
+func (x *Activity) GetDays() []*ActivityDay {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *Activity) GetKnown() bool {
+	if x != nil {
+		return x.Known
+	}
+	return false
+}
+
+func (x *Activity) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type ActivityDay struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Day            int64                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`                                                    // Unix seconds of the day's 00:00 UTC
+	ActiveMinutes  []uint32               `protobuf:"varint,2,rep,packed,name=active_minutes,json=activeMinutes,proto3" json:"active_minutes,omitempty"`    // 24 entries, by UTC hour
+	SampledMinutes []uint32               `protobuf:"varint,3,rep,packed,name=sampled_minutes,json=sampledMinutes,proto3" json:"sampled_minutes,omitempty"` // 24 entries, by UTC hour
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ActivityDay) Reset() {
+	*x = ActivityDay{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivityDay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivityDay) ProtoMessage() {}
+
+func (x *ActivityDay) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivityDay.ProtoReflect.Descriptor instead.
+func (*ActivityDay) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ActivityDay) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *ActivityDay) GetActiveMinutes() []uint32 {
+	if x != nil {
+		return x.ActiveMinutes
+	}
+	return nil
+}
+
+func (x *ActivityDay) GetSampledMinutes() []uint32 {
+	if x != nil {
+		return x.SampledMinutes
+	}
+	return nil
+}
+
+// RdpClient is what the RDP server was told by the client of a live session: where the client
+// is, its keyboard and its clock. The client supplies these; they are claims, not proof.
+type RdpClient struct {
+	state                  protoimpl.MessageState `protogen:"open.v1"`
+	Session                string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"` // session id or display
+	User                   string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	ClientName             string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	ClientAddress          string                 `protobuf:"bytes,4,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
+	KeyboardLayout         string                 `protobuf:"bytes,5,opt,name=keyboard_layout,json=keyboardLayout,proto3" json:"keyboard_layout,omitempty"` // KLID hex, e.g. 00000412
+	TimeZone               string                 `protobuf:"bytes,6,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`                   // the client's zone name as sent (Windows standard name) or IANA
+	ClientUtcOffsetSeconds int32                  `protobuf:"varint,7,opt,name=client_utc_offset_seconds,json=clientUtcOffsetSeconds,proto3" json:"client_utc_offset_seconds,omitempty"`
+	OffsetKnown            bool                   `protobuf:"varint,8,opt,name=offset_known,json=offsetKnown,proto3" json:"offset_known,omitempty"`
+	ClientBuild            string                 `protobuf:"bytes,9,opt,name=client_build,json=clientBuild,proto3" json:"client_build,omitempty"`
+	Source                 string                 `protobuf:"bytes,10,opt,name=source,proto3" json:"source,omitempty"` // wts, xrdp-log
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *RdpClient) Reset() {
+	*x = RdpClient{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RdpClient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RdpClient) ProtoMessage() {}
+
+func (x *RdpClient) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RdpClient.ProtoReflect.Descriptor instead.
+func (*RdpClient) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RdpClient) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *RdpClient) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *RdpClient) GetClientName() string {
+	if x != nil {
+		return x.ClientName
+	}
+	return ""
+}
+
+func (x *RdpClient) GetClientAddress() string {
+	if x != nil {
+		return x.ClientAddress
+	}
+	return ""
+}
+
+func (x *RdpClient) GetKeyboardLayout() string {
+	if x != nil {
+		return x.KeyboardLayout
+	}
+	return ""
+}
+
+func (x *RdpClient) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *RdpClient) GetClientUtcOffsetSeconds() int32 {
+	if x != nil {
+		return x.ClientUtcOffsetSeconds
+	}
+	return 0
+}
+
+func (x *RdpClient) GetOffsetKnown() bool {
+	if x != nil {
+		return x.OffsetKnown
+	}
+	return false
+}
+
+func (x *RdpClient) GetClientBuild() string {
+	if x != nil {
+		return x.ClientBuild
+	}
+	return ""
+}
+
+func (x *RdpClient) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 type NetworkInterface struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -899,7 +1241,7 @@ type NetworkInterface struct {
 
 func (x *NetworkInterface) Reset() {
 	*x = NetworkInterface{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1253,7 @@ func (x *NetworkInterface) String() string {
 func (*NetworkInterface) ProtoMessage() {}
 
 func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1266,7 @@ func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NetworkInterface.ProtoReflect.Descriptor instead.
 func (*NetworkInterface) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{9}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NetworkInterface) GetName() string {
@@ -971,13 +1313,15 @@ type Facts struct {
 	InputDevices      []*InputDevice         `protobuf:"bytes,11,rep,name=input_devices,json=inputDevices,proto3" json:"input_devices,omitempty"`
 	InputSources      []*InputSource         `protobuf:"bytes,12,rep,name=input_sources,json=inputSources,proto3" json:"input_sources,omitempty"`
 	Lan               *Lan                   `protobuf:"bytes,13,opt,name=lan,proto3" json:"lan,omitempty"`
+	Activity          *Activity              `protobuf:"bytes,14,opt,name=activity,proto3" json:"activity,omitempty"`
+	RdpClients        []*RdpClient           `protobuf:"bytes,15,rep,name=rdp_clients,json=rdpClients,proto3" json:"rdp_clients,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Facts) Reset() {
 	*x = Facts{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1333,7 @@ func (x *Facts) String() string {
 func (*Facts) ProtoMessage() {}
 
 func (x *Facts) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1346,7 @@ func (x *Facts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Facts.ProtoReflect.Descriptor instead.
 func (*Facts) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{10}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Facts) GetHost() *HardwareIdentity {
@@ -1096,6 +1440,20 @@ func (x *Facts) GetLan() *Lan {
 	return nil
 }
 
+func (x *Facts) GetActivity() *Activity {
+	if x != nil {
+		return x.Activity
+	}
+	return nil
+}
+
+func (x *Facts) GetRdpClients() []*RdpClient {
+	if x != nil {
+		return x.RdpClients
+	}
+	return nil
+}
+
 // Lan is what the laptop sees of the network it sits on: a farm is many laptops behind one
 // gateway, on one Wi-Fi, seeing each other.
 type Lan struct {
@@ -1109,7 +1467,7 @@ type Lan struct {
 
 func (x *Lan) Reset() {
 	*x = Lan{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1479,7 @@ func (x *Lan) String() string {
 func (*Lan) ProtoMessage() {}
 
 func (x *Lan) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1492,7 @@ func (x *Lan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lan.ProtoReflect.Descriptor instead.
 func (*Lan) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{11}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Lan) GetGateways() []*LanHost {
@@ -1170,7 +1528,7 @@ type LanHost struct {
 
 func (x *LanHost) Reset() {
 	*x = LanHost{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1540,7 @@ func (x *LanHost) String() string {
 func (*LanHost) ProtoMessage() {}
 
 func (x *LanHost) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1553,7 @@ func (x *LanHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LanHost.ProtoReflect.Descriptor instead.
 func (*LanHost) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{12}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LanHost) GetIp() string {
@@ -1239,7 +1597,7 @@ type WiFi struct {
 
 func (x *WiFi) Reset() {
 	*x = WiFi{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1609,7 @@ func (x *WiFi) String() string {
 func (*WiFi) ProtoMessage() {}
 
 func (x *WiFi) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1622,7 @@ func (x *WiFi) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WiFi.ProtoReflect.Descriptor instead.
 func (*WiFi) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{13}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WiFi) GetInterface() string {
@@ -1316,7 +1674,7 @@ type InputSource struct {
 
 func (x *InputSource) Reset() {
 	*x = InputSource{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1686,7 @@ func (x *InputSource) String() string {
 func (*InputSource) ProtoMessage() {}
 
 func (x *InputSource) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1699,7 @@ func (x *InputSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputSource.ProtoReflect.Descriptor instead.
 func (*InputSource) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{14}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *InputSource) GetId() string {
@@ -1402,7 +1760,7 @@ type UsbDevice struct {
 
 func (x *UsbDevice) Reset() {
 	*x = UsbDevice{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1772,7 @@ func (x *UsbDevice) String() string {
 func (*UsbDevice) ProtoMessage() {}
 
 func (x *UsbDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1785,7 @@ func (x *UsbDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsbDevice.ProtoReflect.Descriptor instead.
 func (*UsbDevice) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{15}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UsbDevice) GetPath() string {
@@ -1544,7 +1902,7 @@ type UsbInterface struct {
 
 func (x *UsbInterface) Reset() {
 	*x = UsbInterface{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1914,7 @@ func (x *UsbInterface) String() string {
 func (*UsbInterface) ProtoMessage() {}
 
 func (x *UsbInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1927,7 @@ func (x *UsbInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsbInterface.ProtoReflect.Descriptor instead.
 func (*UsbInterface) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{16}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UsbInterface) GetNumber() uint32 {
@@ -1692,7 +2050,7 @@ type Display struct {
 
 func (x *Display) Reset() {
 	*x = Display{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +2062,7 @@ func (x *Display) String() string {
 func (*Display) ProtoMessage() {}
 
 func (x *Display) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +2075,7 @@ func (x *Display) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Display.ProtoReflect.Descriptor instead.
 func (*Display) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Display) GetConnector() string {
@@ -1830,7 +2188,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1842,7 +2200,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1855,7 +2213,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Disk) GetName() string {
@@ -1946,7 +2304,7 @@ type InputDevice struct {
 
 func (x *InputDevice) Reset() {
 	*x = InputDevice{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2316,7 @@ func (x *InputDevice) String() string {
 func (*InputDevice) ProtoMessage() {}
 
 func (x *InputDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2329,7 @@ func (x *InputDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputDevice.ProtoReflect.Descriptor instead.
 func (*InputDevice) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InputDevice) GetName() string {
@@ -2051,7 +2409,7 @@ type DetectorStatus struct {
 
 func (x *DetectorStatus) Reset() {
 	*x = DetectorStatus{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2421,7 @@ func (x *DetectorStatus) String() string {
 func (*DetectorStatus) ProtoMessage() {}
 
 func (x *DetectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2434,7 @@ func (x *DetectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetectorStatus.ProtoReflect.Descriptor instead.
 func (*DetectorStatus) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DetectorStatus) GetName() string {
@@ -2131,7 +2489,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2143,7 +2501,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2156,7 +2514,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Report) GetSequence() uint64 {
@@ -2224,7 +2582,7 @@ type UploadReportRequest struct {
 
 func (x *UploadReportRequest) Reset() {
 	*x = UploadReportRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2236,7 +2594,7 @@ func (x *UploadReportRequest) String() string {
 func (*UploadReportRequest) ProtoMessage() {}
 
 func (x *UploadReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2249,7 +2607,7 @@ func (x *UploadReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReportRequest.ProtoReflect.Descriptor instead.
 func (*UploadReportRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UploadReportRequest) GetReport() *Report {
@@ -2274,7 +2632,7 @@ type UploadReportResponse struct {
 
 func (x *UploadReportResponse) Reset() {
 	*x = UploadReportResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2644,7 @@ func (x *UploadReportResponse) String() string {
 func (*UploadReportResponse) ProtoMessage() {}
 
 func (x *UploadReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2657,7 @@ func (x *UploadReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadReportResponse.ProtoReflect.Descriptor instead.
 func (*UploadReportResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UploadReportResponse) GetSequence() uint64 {
@@ -2342,7 +2700,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2712,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2725,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{24}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeartbeatRequest) GetAgentTime() *timestamppb.Timestamp {
@@ -2408,7 +2766,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2420,7 +2778,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2433,7 +2791,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{25}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HeartbeatResponse) GetServerTime() *timestamppb.Timestamp {
@@ -2461,7 +2819,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2831,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2844,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{26}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SubscribeRequest) GetAgentVersion() string {
@@ -2520,7 +2878,7 @@ type CatalogUpdate struct {
 
 func (x *CatalogUpdate) Reset() {
 	*x = CatalogUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2532,7 +2890,7 @@ func (x *CatalogUpdate) String() string {
 func (*CatalogUpdate) ProtoMessage() {}
 
 func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2545,7 +2903,7 @@ func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogUpdate.ProtoReflect.Descriptor instead.
 func (*CatalogUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{27}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CatalogUpdate) GetVersion() string {
@@ -2573,7 +2931,7 @@ type PolicyUpdate struct {
 
 func (x *PolicyUpdate) Reset() {
 	*x = PolicyUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +2943,7 @@ func (x *PolicyUpdate) String() string {
 func (*PolicyUpdate) ProtoMessage() {}
 
 func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +2956,7 @@ func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyUpdate.ProtoReflect.Descriptor instead.
 func (*PolicyUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{28}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PolicyUpdate) GetVersion() string {
@@ -2632,7 +2990,7 @@ type ScanNow struct {
 
 func (x *ScanNow) Reset() {
 	*x = ScanNow{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +3002,7 @@ func (x *ScanNow) String() string {
 func (*ScanNow) ProtoMessage() {}
 
 func (x *ScanNow) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +3015,7 @@ func (x *ScanNow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanNow.ProtoReflect.Descriptor instead.
 func (*ScanNow) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{29}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ScanNow) GetReason() string {
@@ -2691,7 +3049,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2703,7 +3061,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2716,7 +3074,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{30}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Push) GetId() string {
@@ -2865,7 +3223,7 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\fcommand_line\x18\x05 \x01(\tR\vcommandLine\x12\x1a\n" +
 	"\busername\x18\x06 \x01(\tR\busername\x124\n" +
 	"\astarted\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x12.\n" +
-	"\asockets\x18\b \x03(\v2\x14.farmwatch.v1.SocketR\asockets\"\xdb\x02\n" +
+	"\asockets\x18\b \x03(\v2\x14.farmwatch.v1.SocketR\asockets\"\x98\x03\n" +
 	"\tTimeFacts\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12\"\n" +
 	"\fabbreviation\x18\x02 \x01(\tR\fabbreviation\x12,\n" +
@@ -2877,13 +3235,44 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\x11clock_skew_millis\x18\b \x01(\x03R\x0fclockSkewMillis\x12*\n" +
 	"\x11round_trip_millis\x18\t \x01(\rR\x0froundTripMillis\x12!\n" +
 	"\fwindows_zone\x18\n" +
-	" \x01(\tR\vwindowsZone\"{\n" +
+	" \x01(\tR\vwindowsZone\x12;\n" +
+	"\fzone_changes\x18\v \x03(\v2\x18.farmwatch.v1.ZoneChangeR\vzoneChanges\"\xca\x01\n" +
+	"\n" +
+	"ZoneChange\x12*\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1b\n" +
+	"\tfrom_zone\x18\x02 \x01(\tR\bfromZone\x12\x17\n" +
+	"\ato_zone\x18\x03 \x01(\tR\x06toZone\x12.\n" +
+	"\x13from_offset_seconds\x18\x04 \x01(\x05R\x11fromOffsetSeconds\x12*\n" +
+	"\x11to_offset_seconds\x18\x05 \x01(\x05R\x0ftoOffsetSeconds\"\xb3\x01\n" +
+	"\bActivity\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x126\n" +
+	"\x17sample_interval_seconds\x18\x02 \x01(\rR\x15sampleIntervalSeconds\x12-\n" +
+	"\x04days\x18\x03 \x03(\v2\x19.farmwatch.v1.ActivityDayR\x04days\x12\x14\n" +
+	"\x05known\x18\x04 \x01(\bR\x05known\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\"o\n" +
+	"\vActivityDay\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\x12%\n" +
+	"\x0eactive_minutes\x18\x02 \x03(\rR\ractiveMinutes\x12'\n" +
+	"\x0fsampled_minutes\x18\x03 \x03(\rR\x0esampledMinutes\"\xe0\x02\n" +
+	"\tRdpClient\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1f\n" +
+	"\vclient_name\x18\x03 \x01(\tR\n" +
+	"clientName\x12%\n" +
+	"\x0eclient_address\x18\x04 \x01(\tR\rclientAddress\x12'\n" +
+	"\x0fkeyboard_layout\x18\x05 \x01(\tR\x0ekeyboardLayout\x12\x1b\n" +
+	"\ttime_zone\x18\x06 \x01(\tR\btimeZone\x129\n" +
+	"\x19client_utc_offset_seconds\x18\a \x01(\x05R\x16clientUtcOffsetSeconds\x12!\n" +
+	"\foffset_known\x18\b \x01(\bR\voffsetKnown\x12!\n" +
+	"\fclient_build\x18\t \x01(\tR\vclientBuild\x12\x16\n" +
+	"\x06source\x18\n" +
+	" \x01(\tR\x06source\"{\n" +
 	"\x10NetworkInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vmac_address\x18\x02 \x01(\tR\n" +
 	"macAddress\x12\x1c\n" +
 	"\taddresses\x18\x03 \x03(\tR\taddresses\x12\x14\n" +
-	"\x05flags\x18\x04 \x03(\tR\x05flags\"\x9a\x05\n" +
+	"\x05flags\x18\x04 \x03(\tR\x05flags\"\x88\x06\n" +
 	"\x05Facts\x122\n" +
 	"\x04host\x18\x01 \x01(\v2\x1e.farmwatch.v1.HardwareIdentityR\x04host\x12+\n" +
 	"\x04time\x18\x02 \x01(\v2\x17.farmwatch.v1.TimeFactsR\x04time\x123\n" +
@@ -2901,7 +3290,10 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	" \x03(\v2\x12.farmwatch.v1.DiskR\x05disks\x12>\n" +
 	"\rinput_devices\x18\v \x03(\v2\x19.farmwatch.v1.InputDeviceR\finputDevices\x12>\n" +
 	"\rinput_sources\x18\f \x03(\v2\x19.farmwatch.v1.InputSourceR\finputSources\x12#\n" +
-	"\x03lan\x18\r \x01(\v2\x11.farmwatch.v1.LanR\x03lan\"\x97\x01\n" +
+	"\x03lan\x18\r \x01(\v2\x11.farmwatch.v1.LanR\x03lan\x122\n" +
+	"\bactivity\x18\x0e \x01(\v2\x16.farmwatch.v1.ActivityR\bactivity\x128\n" +
+	"\vrdp_clients\x18\x0f \x03(\v2\x17.farmwatch.v1.RdpClientR\n" +
+	"rdpClients\"\x97\x01\n" +
 	"\x03Lan\x121\n" +
 	"\bgateways\x18\x01 \x03(\v2\x15.farmwatch.v1.LanHostR\bgateways\x125\n" +
 	"\n" +
@@ -3079,7 +3471,7 @@ func file_farmwatch_v1_farmwatch_proto_rawDescGZIP() []byte {
 }
 
 var file_farmwatch_v1_farmwatch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(Severity)(0),                 // 0: farmwatch.v1.Severity
 	(*HardwareIdentity)(nil),      // 1: farmwatch.v1.HardwareIdentity
@@ -3091,84 +3483,93 @@ var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(*Socket)(nil),                // 7: farmwatch.v1.Socket
 	(*Process)(nil),               // 8: farmwatch.v1.Process
 	(*TimeFacts)(nil),             // 9: farmwatch.v1.TimeFacts
-	(*NetworkInterface)(nil),      // 10: farmwatch.v1.NetworkInterface
-	(*Facts)(nil),                 // 11: farmwatch.v1.Facts
-	(*Lan)(nil),                   // 12: farmwatch.v1.Lan
-	(*LanHost)(nil),               // 13: farmwatch.v1.LanHost
-	(*WiFi)(nil),                  // 14: farmwatch.v1.WiFi
-	(*InputSource)(nil),           // 15: farmwatch.v1.InputSource
-	(*UsbDevice)(nil),             // 16: farmwatch.v1.UsbDevice
-	(*UsbInterface)(nil),          // 17: farmwatch.v1.UsbInterface
-	(*Display)(nil),               // 18: farmwatch.v1.Display
-	(*Disk)(nil),                  // 19: farmwatch.v1.Disk
-	(*InputDevice)(nil),           // 20: farmwatch.v1.InputDevice
-	(*DetectorStatus)(nil),        // 21: farmwatch.v1.DetectorStatus
-	(*Report)(nil),                // 22: farmwatch.v1.Report
-	(*UploadReportRequest)(nil),   // 23: farmwatch.v1.UploadReportRequest
-	(*UploadReportResponse)(nil),  // 24: farmwatch.v1.UploadReportResponse
-	(*HeartbeatRequest)(nil),      // 25: farmwatch.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 26: farmwatch.v1.HeartbeatResponse
-	(*SubscribeRequest)(nil),      // 27: farmwatch.v1.SubscribeRequest
-	(*CatalogUpdate)(nil),         // 28: farmwatch.v1.CatalogUpdate
-	(*PolicyUpdate)(nil),          // 29: farmwatch.v1.PolicyUpdate
-	(*ScanNow)(nil),               // 30: farmwatch.v1.ScanNow
-	(*Push)(nil),                  // 31: farmwatch.v1.Push
-	nil,                           // 32: farmwatch.v1.Finding.EvidenceEntry
-	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
+	(*ZoneChange)(nil),            // 10: farmwatch.v1.ZoneChange
+	(*Activity)(nil),              // 11: farmwatch.v1.Activity
+	(*ActivityDay)(nil),           // 12: farmwatch.v1.ActivityDay
+	(*RdpClient)(nil),             // 13: farmwatch.v1.RdpClient
+	(*NetworkInterface)(nil),      // 14: farmwatch.v1.NetworkInterface
+	(*Facts)(nil),                 // 15: farmwatch.v1.Facts
+	(*Lan)(nil),                   // 16: farmwatch.v1.Lan
+	(*LanHost)(nil),               // 17: farmwatch.v1.LanHost
+	(*WiFi)(nil),                  // 18: farmwatch.v1.WiFi
+	(*InputSource)(nil),           // 19: farmwatch.v1.InputSource
+	(*UsbDevice)(nil),             // 20: farmwatch.v1.UsbDevice
+	(*UsbInterface)(nil),          // 21: farmwatch.v1.UsbInterface
+	(*Display)(nil),               // 22: farmwatch.v1.Display
+	(*Disk)(nil),                  // 23: farmwatch.v1.Disk
+	(*InputDevice)(nil),           // 24: farmwatch.v1.InputDevice
+	(*DetectorStatus)(nil),        // 25: farmwatch.v1.DetectorStatus
+	(*Report)(nil),                // 26: farmwatch.v1.Report
+	(*UploadReportRequest)(nil),   // 27: farmwatch.v1.UploadReportRequest
+	(*UploadReportResponse)(nil),  // 28: farmwatch.v1.UploadReportResponse
+	(*HeartbeatRequest)(nil),      // 29: farmwatch.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),     // 30: farmwatch.v1.HeartbeatResponse
+	(*SubscribeRequest)(nil),      // 31: farmwatch.v1.SubscribeRequest
+	(*CatalogUpdate)(nil),         // 32: farmwatch.v1.CatalogUpdate
+	(*PolicyUpdate)(nil),          // 33: farmwatch.v1.PolicyUpdate
+	(*ScanNow)(nil),               // 34: farmwatch.v1.ScanNow
+	(*Push)(nil),                  // 35: farmwatch.v1.Push
+	nil,                           // 36: farmwatch.v1.Finding.EvidenceEntry
+	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
 }
 var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	1,  // 0: farmwatch.v1.EnrollRequest.hardware:type_name -> farmwatch.v1.HardwareIdentity
-	33, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
-	33, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
-	33, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
-	33, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
+	37, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
+	37, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
+	37, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
+	37, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
 	0,  // 5: farmwatch.v1.Finding.severity:type_name -> farmwatch.v1.Severity
-	32, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
-	33, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
-	33, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
-	33, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
+	36, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
+	37, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
+	37, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
+	37, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
 	7,  // 10: farmwatch.v1.Process.sockets:type_name -> farmwatch.v1.Socket
-	1,  // 11: farmwatch.v1.Facts.host:type_name -> farmwatch.v1.HardwareIdentity
-	9,  // 12: farmwatch.v1.Facts.time:type_name -> farmwatch.v1.TimeFacts
-	8,  // 13: farmwatch.v1.Facts.processes:type_name -> farmwatch.v1.Process
-	10, // 14: farmwatch.v1.Facts.interfaces:type_name -> farmwatch.v1.NetworkInterface
-	16, // 15: farmwatch.v1.Facts.usb_devices:type_name -> farmwatch.v1.UsbDevice
-	18, // 16: farmwatch.v1.Facts.displays:type_name -> farmwatch.v1.Display
-	19, // 17: farmwatch.v1.Facts.disks:type_name -> farmwatch.v1.Disk
-	20, // 18: farmwatch.v1.Facts.input_devices:type_name -> farmwatch.v1.InputDevice
-	15, // 19: farmwatch.v1.Facts.input_sources:type_name -> farmwatch.v1.InputSource
-	12, // 20: farmwatch.v1.Facts.lan:type_name -> farmwatch.v1.Lan
-	13, // 21: farmwatch.v1.Lan.gateways:type_name -> farmwatch.v1.LanHost
-	13, // 22: farmwatch.v1.Lan.neighbours:type_name -> farmwatch.v1.LanHost
-	14, // 23: farmwatch.v1.Lan.wifi:type_name -> farmwatch.v1.WiFi
-	17, // 24: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
-	33, // 25: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
-	11, // 26: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
-	6,  // 27: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
-	21, // 28: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
-	22, // 29: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
-	33, // 30: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
-	33, // 31: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	33, // 32: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
-	33, // 33: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
-	28, // 34: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
-	29, // 35: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
-	30, // 36: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
-	2,  // 37: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
-	23, // 38: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
-	25, // 39: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
-	4,  // 40: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
-	27, // 41: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
-	3,  // 42: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
-	24, // 43: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
-	26, // 44: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
-	5,  // 45: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
-	31, // 46: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
-	42, // [42:47] is the sub-list for method output_type
-	37, // [37:42] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	10, // 11: farmwatch.v1.TimeFacts.zone_changes:type_name -> farmwatch.v1.ZoneChange
+	37, // 12: farmwatch.v1.ZoneChange.at:type_name -> google.protobuf.Timestamp
+	12, // 13: farmwatch.v1.Activity.days:type_name -> farmwatch.v1.ActivityDay
+	1,  // 14: farmwatch.v1.Facts.host:type_name -> farmwatch.v1.HardwareIdentity
+	9,  // 15: farmwatch.v1.Facts.time:type_name -> farmwatch.v1.TimeFacts
+	8,  // 16: farmwatch.v1.Facts.processes:type_name -> farmwatch.v1.Process
+	14, // 17: farmwatch.v1.Facts.interfaces:type_name -> farmwatch.v1.NetworkInterface
+	20, // 18: farmwatch.v1.Facts.usb_devices:type_name -> farmwatch.v1.UsbDevice
+	22, // 19: farmwatch.v1.Facts.displays:type_name -> farmwatch.v1.Display
+	23, // 20: farmwatch.v1.Facts.disks:type_name -> farmwatch.v1.Disk
+	24, // 21: farmwatch.v1.Facts.input_devices:type_name -> farmwatch.v1.InputDevice
+	19, // 22: farmwatch.v1.Facts.input_sources:type_name -> farmwatch.v1.InputSource
+	16, // 23: farmwatch.v1.Facts.lan:type_name -> farmwatch.v1.Lan
+	11, // 24: farmwatch.v1.Facts.activity:type_name -> farmwatch.v1.Activity
+	13, // 25: farmwatch.v1.Facts.rdp_clients:type_name -> farmwatch.v1.RdpClient
+	17, // 26: farmwatch.v1.Lan.gateways:type_name -> farmwatch.v1.LanHost
+	17, // 27: farmwatch.v1.Lan.neighbours:type_name -> farmwatch.v1.LanHost
+	18, // 28: farmwatch.v1.Lan.wifi:type_name -> farmwatch.v1.WiFi
+	21, // 29: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
+	37, // 30: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
+	15, // 31: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
+	6,  // 32: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
+	25, // 33: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
+	26, // 34: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
+	37, // 35: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
+	37, // 36: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
+	37, // 37: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
+	37, // 38: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
+	32, // 39: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
+	33, // 40: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
+	34, // 41: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
+	2,  // 42: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
+	27, // 43: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
+	29, // 44: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
+	4,  // 45: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
+	31, // 46: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
+	3,  // 47: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
+	28, // 48: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
+	30, // 49: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
+	5,  // 50: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
+	35, // 51: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
+	47, // [47:52] is the sub-list for method output_type
+	42, // [42:47] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_farmwatch_proto_init() }
@@ -3176,7 +3577,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 	if File_farmwatch_v1_farmwatch_proto != nil {
 		return
 	}
-	file_farmwatch_v1_farmwatch_proto_msgTypes[30].OneofWrappers = []any{
+	file_farmwatch_v1_farmwatch_proto_msgTypes[34].OneofWrappers = []any{
 		(*Push_Catalog)(nil),
 		(*Push_Policy)(nil),
 		(*Push_ScanNow)(nil),
@@ -3187,7 +3588,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_farmwatch_proto_rawDesc), len(file_farmwatch_v1_farmwatch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
