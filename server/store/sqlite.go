@@ -351,7 +351,8 @@ func (s *SQLite) IngestReport(ctx context.Context, in Ingest) (IngestResult, err
 			return res, err
 		}
 		host := rep.GetFacts().GetHost()
-		_, err = tx.ExecContext(ctx, `UPDATE devices SET highest_sequence = ?, reports = reports + 1, findings_count = ?, facts = ?, facts_received = ?,
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET highest_sequence = ?, reports = reports + 1,
+			findings_count = ? + (SELECT COUNT(*) FROM findings WHERE device_id = devices.id AND source <> 'agent'), facts = ?, facts_received = ?,
 			last_seen = MAX(last_seen, ?), last_address = ?, agent_version = ?,
 			hostname = CASE WHEN ? <> '' THEN ? ELSE hostname END,
 			os_version = CASE WHEN ? <> '' THEN ? ELSE os_version END
@@ -376,7 +377,7 @@ func (s *SQLite) IngestReport(ctx context.Context, in Ingest) (IngestResult, err
 // of findings (by key) that were already current.
 func replaceFindings(ctx context.Context, tx *sql.Tx, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) error {
 	prev := map[string]int64{}
-	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen FROM findings WHERE device_id = ?`, deviceID)
+	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen FROM findings WHERE device_id = ? AND source = 'agent'`, deviceID)
 	if err != nil {
 		return err
 	}
@@ -393,14 +394,15 @@ func replaceFindings(ctx context.Context, tx *sql.Tx, deviceID string, seq uint6
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ?`, deviceID); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ? AND source = 'agent'`, deviceID); err != nil {
 		return err
 	}
 	if len(fs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO findings (device_id, key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, key) DO UPDATE SET last_seen = excluded.last_seen`)
+	// A finding the agent sends under a key the collector already uses is the agent's now.
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO findings (device_id, key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'agent') ON CONFLICT (device_id, key) DO UPDATE SET last_seen = excluded.last_seen, source = 'agent'`)
 	if err != nil {
 		return err
 	}
@@ -534,7 +536,7 @@ func (s *SQLite) Device(ctx context.Context, id string) (Device, error) {
 }
 
 func (s *SQLite) Findings(ctx context.Context, deviceID string) ([]Finding, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen
+	rows, err := s.r.QueryContext(ctx, `SELECT key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source
 		FROM findings WHERE device_id = ? ORDER BY severity DESC, signal, key`, deviceID)
 	if err != nil {
 		return nil, err
@@ -546,7 +548,7 @@ func (s *SQLite) Findings(ctx context.Context, deviceID string) ([]Finding, erro
 		var sev int32
 		var ev string
 		var first, last int64
-		if err := rows.Scan(&f.Key, &f.Sequence, &f.Signal, &sev, &f.Confidence, &f.Title, &f.Attack, &f.Detector, &ev, &first, &last); err != nil {
+		if err := rows.Scan(&f.Key, &f.Sequence, &f.Signal, &sev, &f.Confidence, &f.Title, &f.Attack, &f.Detector, &ev, &first, &last, &f.Source); err != nil {
 			return nil, err
 		}
 		f.Severity = pb.Severity(sev)

@@ -69,6 +69,68 @@ type Store interface {
 
 	Audit(ctx context.Context, a AuditEntry) error
 	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
+
+	// ReplaceCollectorFindings makes fs the device's collector-derived findings, keeping the
+	// first_seen of those (by key) that were already current.
+	ReplaceCollectorFindings(ctx context.Context, deviceID string, fs []*pb.Finding, at time.Time) error
+
+	// ReplacePeople replaces the whole HR import in one transaction.
+	ReplacePeople(ctx context.Context, people []Person, at time.Time) error
+	People(ctx context.Context) ([]Person, error)
+	// PersonForDevice finds the employee a device is issued to: by serial number, then by
+	// hostname (case-insensitive). ErrNotFound when none.
+	PersonForDevice(ctx context.Context, d Device) (Person, error)
+
+	// RecordEgress notes that a device connected from an address (with its geolocation, taken
+	// when the address is first seen) and returns the stored row.
+	RecordEgress(ctx context.Context, deviceID string, e Egress) (Egress, error)
+	// Egresses lists the addresses a device connected from, most recent first.
+	Egresses(ctx context.Context, deviceID string) ([]Egress, error)
+	// RecordRTT folds one round-trip measurement into the device's minimum over a window of
+	// the given length (a new window starts when the old one has run out).
+	RecordRTT(ctx context.Context, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (RTT, error)
+	RTT(ctx context.Context, deviceID string) (RTT, error)
+}
+
+// Person is one row of the HR import: where the employee a device is issued to says they are.
+type Person struct {
+	EmployeeID     string
+	Name           string
+	Email          string
+	Country        string // ISO 3166-1 alpha-2
+	Region         string
+	City           string
+	TimeZone       string // IANA
+	HasCoordinates bool
+	Latitude       float64
+	Longitude      float64
+	Languages      []string // BCP 47 base languages the employee works in, e.g. en, ko
+	NightShift     bool
+	DeviceSerial   string
+	DeviceHostname string
+	ImportedAt     time.Time
+}
+
+// Egress is an address a device connected to the collector from.
+type Egress struct {
+	Address   string // IP, no port
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Seen      int
+	Country   string
+	ASN       uint32
+	ASOrg     string
+	Class     string
+}
+
+// RTT is the smallest round trip the collector measured on a device's connections within the
+// current window. Zero Samples means none yet.
+type RTT struct {
+	Min         time.Duration
+	Samples     int
+	WindowStart time.Time
+	Updated     time.Time
+	Address     string
 }
 
 // EnrollSecret buys device certificates. Only a hash of its value is stored.
@@ -168,6 +230,9 @@ type Finding struct {
 	Evidence   map[string]string
 	FirstSeen  time.Time
 	LastSeen   time.Time
+	// Source is "agent" for what the device reported and "collector" for what the collector
+	// derived itself (location signals from the egress address, HR data, round trips).
+	Source string
 }
 
 // Gap is a run of missing sequences, From..To inclusive.
