@@ -46,6 +46,8 @@ type Scanner struct {
 	// it is off, and is reported in every scan's detector statuses.
 	Network    *netwatch.Analyzer
 	NetworkErr error
+	// Zones remembers zone changes across scans (nil: not tracked, e.g. a one-off scan).
+	Zones *ZoneHistory
 
 	catalog atomic.Pointer[catalog.Catalog]
 	clock   atomic.Pointer[clockSample]
@@ -114,7 +116,11 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 		facts.Time.ClockMeasured, facts.Time.ClockSkewMillis = true, c.skew.Milliseconds()
 		facts.Time.RoundTripMillis = uint32(min(c.rtt.Milliseconds(), 1<<31))
 	}
-	note("time", t0, errors.Join(zerr, lerr))
+	var herr error
+	if s.Zones != nil && zerr == nil {
+		herr = s.Zones.Observe(facts.Time, time.Now())
+	}
+	note("time", t0, errors.Join(zerr, lerr, herr))
 
 	t0 = time.Now()
 	layouts, err := keyboard.List(ctx, s.Root)

@@ -120,3 +120,7 @@ func macLanguage(id string) string {
 	}
 	return ""
 }
+
+// KLIDLanguage maps a Windows keyboard layout id or LANGID ("00000412", "E0010412", "0412",
+// "0x0412") to its BCP 47 tag, "" when unknown. The collector uses it on RDP clients' layouts.
+func KLIDLanguage(klid string) string { return langidLanguage(klid) }

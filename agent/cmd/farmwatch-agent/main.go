@@ -216,7 +216,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer sp.Close()
-	scanner := &scan.Scanner{Root: *root, Detectors: dets, AgentVersion: version, Log: log}
+	zones, err := scan.OpenZoneHistory(dir.File("zones.json"))
+	if err != nil {
+		log.Warn("zone history", "err", err)
+	}
+	scanner := &scan.Scanner{Root: *root, Detectors: dets, AgentVersion: version, Log: log, Zones: zones}
 	r := &runner.Runner{
 		State: dir, Spool: sp, Interval: *interval, Heartbeat: *heartbeat, AgentVersion: version, Log: log,
 		Scanner: scanner,
