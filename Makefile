@@ -13,7 +13,7 @@ PROTOC_VERSION := 3.21.12
 PLATFORMS := linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64
 RUN_DIR ?= $(CURDIR)/run
 
-.PHONY: all build run test test-short proto proto-check cross lint vet tools clean
+.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata
 
 all: build
 
@@ -21,12 +21,20 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/farmwatch-agent ./agent/cmd/farmwatch-agent
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/farmwatch-server ./server/cmd/farmwatch-server
 
+# Offline IP geolocation: pinned npm packages of @ip-location-db (country: CC0 over NRO data,
+# CC BY 4.0; ASN: DB-IP and RouteViews, CC BY 4.0), checked against pinned SHA-512 sums and
+# converted into var/geoip. Downloads once into the user cache; later runs are offline.
+GEODATA := var/geoip/country.mmdb var/geoip/asn.mmdb
+geodata: $(GEODATA)
+$(GEODATA) &: $(wildcard server/geoip/build/*.go)
+	$(GO) run ./server/geoip/build -out var/geoip
+
 GRPC_ADDR ?= 127.0.0.1:7443
 HTTP_ADDR ?= 127.0.0.1:7080
 
 # Collector on its embedded store, an agent on this machine enrolled to it, console address
 # printed. State lives in $(RUN_DIR); Ctrl-C stops both. Running it again reuses the state.
-run: build
+run: build geodata
 	@set -euo pipefail; d='$(RUN_DIR)'; g='$(GRPC_ADDR)'; mkdir -p "$$d"; chmod 700 "$$d"; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait 2>/dev/null; echo; echo "stopped (state kept in $$d)"' EXIT INT TERM; \
 	bin/farmwatch-server serve --data "$$d/server" --grpc-listen $(GRPC_ADDR) --http-listen $(HTTP_ADDR) >>"$$d/server.log" 2>&1 & \
@@ -44,7 +52,7 @@ run: build
 	echo "  collector $(GRPC_ADDR) (gRPC, mutual TLS)   logs: $$d/server.log, $$d/agent.log"; \
 	echo "Press Ctrl-C to stop."; wait
 
-test: build
+test: build geodata
 	$(GO) test -count=1 -timeout 20m ./...
 	./.ci/cli-check
 
