@@ -27,6 +27,8 @@ import (
 
 	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/geoip"
+	"github.com/farmwatch/farmwatch/server/location"
 	"github.com/farmwatch/farmwatch/server/pki"
 	"github.com/farmwatch/farmwatch/server/store"
 )
@@ -46,6 +48,14 @@ type Options struct {
 	// Catalog is the signature document pushed to agents whose catalog version differs
 	// (default: the one built into this binary). It is validated here.
 	Catalog []byte
+	// Geo geolocates egress addresses and remote peers; nil turns the location signals that
+	// need it off, and GeoDisabled says why (logged and shown with the device).
+	Geo         *geoip.DB
+	GeoDisabled string
+	// Location holds the thresholds of the location signals (default location.DefaultConfig).
+	Location *location.Config
+	// RTTWindow is how long the smallest measured round trip is kept (default 7 days).
+	RTTWindow time.Duration
 }
 
 // Collector serves EnrollmentService and AgentService.
@@ -60,6 +70,12 @@ type Collector struct {
 
 	catalogDoc     []byte
 	catalogVersion string
+
+	geo         *geoip.DB
+	geoDisabled string
+	locCfg      location.Config
+	rttWindow   time.Duration
+	trackers    []*connTracker
 
 	mu      sync.Mutex
 	streams map[string]chan *pb.Push
@@ -86,8 +102,18 @@ func New(o Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	locCfg := location.DefaultConfig()
+	if o.Location != nil {
+		locCfg = *o.Location
+	}
+	if o.RTTWindow <= 0 {
+		o.RTTWindow = 7 * 24 * time.Hour
+	}
+	if o.Geo == nil && o.GeoDisabled == "" {
+		o.GeoDisabled = "no geolocation database configured"
+	}
 	return &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
-		catalogDoc: o.Catalog, catalogVersion: cat.Version}, nil
+		catalogDoc: o.Catalog, catalogVersion: cat.Version, geo: o.Geo, geoDisabled: o.GeoDisabled, locCfg: locCfg, rttWindow: o.RTTWindow}, nil
 }
 
 // TLSConfig is the listener's TLS: TLS 1.3 only, a server certificate from the collector CA for
@@ -369,6 +395,10 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 	default:
 		c.log.Debug("report stored", "device", id, "sequence", rep.GetSequence(), "findings", len(rep.GetFindings()))
 	}
+	if !res.Duplicate && res.HighestSequence == rep.GetSequence() {
+		// The report is committed and acknowledged whatever happens here.
+		c.observe(ctx, id, true)
+	}
 	return &pb.UploadReportResponse{Sequence: rep.GetSequence(), Stored: true, Duplicate: res.Duplicate, HighestSequence: res.HighestSequence}, nil
 }
 
@@ -381,6 +411,7 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 		c.log.Error("heartbeat", "device", id, "err", err)
 		return nil, status.Error(codes.Unavailable, "collector store unavailable")
 	}
+	c.observe(ctx, id, false)
 	return &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest}, nil
 }
 

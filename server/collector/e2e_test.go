@@ -80,7 +80,7 @@ func startCollector(t *testing.T, dir, addr string, opts ...func(*collector.Opti
 		t.Fatal(err)
 	}
 	gs := col.Server(tlsConf)
-	go gs.Serve(l)
+	go gs.Serve(col.Listen(l))
 	c := &testCollector{t: t, dir: dir, addr: l.Addr().String(), ca: ca, st: st, col: col, gs: gs}
 	t.Cleanup(c.stop)
 	return c

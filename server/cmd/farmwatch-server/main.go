@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +28,8 @@ import (
 	"github.com/farmwatch/farmwatch/server/account"
 	"github.com/farmwatch/farmwatch/server/collector"
 	"github.com/farmwatch/farmwatch/server/console"
+	"github.com/farmwatch/farmwatch/server/geoip"
+	"github.com/farmwatch/farmwatch/server/location"
 	"github.com/farmwatch/farmwatch/server/pki"
 	"github.com/farmwatch/farmwatch/server/store"
 )
@@ -44,6 +47,9 @@ Usage:
   farmwatch-server devices [--data DIR] [--json] [--search TEXT]
   farmwatch-server device revoke [--data DIR] DEVICE_ID
   farmwatch-server user add [--data DIR] --username NAME [--role admin|analyst|viewer] [--password-stdin]
+  farmwatch-server geoip [--json] [--dir DIR] [--country FILE] [--asn FILE] IP...
+  farmwatch-server people import [--data DIR] FILE.csv
+  farmwatch-server people list [--data DIR] [--json]
   farmwatch-server version
 
 The data directory holds the database (farmwatch.db) and the collector CA (ca.pem, ca-key.pem).
@@ -84,6 +90,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdDeviceRevoke(ctx, args[2:], stdout, stderr)
 	case args[0] == "user" && sub == "add":
 		err = cmdUserAdd(ctx, args[2:], stdin, stdout, stderr)
+	case args[0] == "geoip":
+		return geoip.Command(args[1:], stdout, stderr, defaultGeoDir(defaultDataDir()))
+	case args[0] == "people" && sub == "import":
+		err = cmdPeopleImport(ctx, args[2:], stdout, stderr)
+	case args[0] == "people" && sub == "list":
+		err = cmdPeopleList(ctx, args[2:], stdout, stderr)
 	case args[0] == "version" || args[0] == "--version":
 		fmt.Fprintf(stdout, "farmwatch-server %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
@@ -173,9 +185,30 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var names multiFlag
 	f.Var(&names, "server-name", "host name or address agents use to reach the collector (repeatable; goes into its certificate)")
 	certTTL := f.Duration("cert-ttl", 7*24*time.Hour, "lifetime of device certificates")
+	geoDir := f.String("geoip", "", "directory with country.mmdb and asn.mmdb (default: DATA/geoip, then the installed copy, then ./var/geoip)")
+	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
+	geoASN := f.String("geoip-asn", "", "a MaxMind-format ASN database to use instead (e.g. GeoLite2-ASN.mmdb)")
+	here := f.String("collector-location", "", "LAT,LON of the collector (degrees), for the round-trip bound; unset turns it off")
+	var corp multiFlag
+	f.Var(&corp, "corporate-egress", "CIDR of the company's own egress (VPN, offices); repeatable")
 	verbose := f.Bool("v", false, "debug logging")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
+	}
+	locCfg := location.DefaultConfig()
+	if *here != "" {
+		c, err := parseCoordinates(*here)
+		if err != nil {
+			return usageError{fmt.Errorf("--collector-location: %w", err)}
+		}
+		locCfg.Collector = &c
+	}
+	for _, c := range corp {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return usageError{fmt.Errorf("--corporate-egress %q: not a CIDR like 203.0.113.0/24", c)}
+		}
+		locCfg.CorporateEgress = append(locCfg.CorporateEgress, p.Masked())
 	}
 	lvl := slog.LevelInfo
 	if *verbose {
@@ -197,7 +230,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL})
+	geo, geoDisabled := openGeo(*f.data, *geoDir, *geoCountry, *geoASN)
+	if geo != nil {
+		defer geo.Close()
+		for _, src := range geo.Sources() {
+			log.Info("geolocation database", "kind", src.Kind, "path", src.Path, "type", src.Type, "built", src.BuildTime.Format(time.DateOnly))
+		}
+	} else {
+		log.Warn("geolocation disabled: egress and remote-peer country signals are off", "reason", geoDisabled)
+	}
+	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Location: &locCfg})
 	if err != nil {
 		return err
 	}
@@ -228,7 +270,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	gs := col.Server(tlsConf)
 	hs := &http.Server{Handler: con.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 2)
-	go func() { errc <- gs.Serve(gl) }()
+	go func() { errc <- gs.Serve(col.Listen(gl)) }()
+	go col.WatchLocations(ctx)
 	go func() { errc <- hs.Serve(hl) }()
 	go func() { // expired console sessions are deleted, not just ignored
 		t := time.NewTicker(10 * time.Minute)

@@ -1,0 +1,13 @@
+package rdpclient
+
+import (
+	"context"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// clients has nothing to read: macOS has no RDP server (Screen Sharing
+// speaks VNC), so there is no RDP client.
+func clients(context.Context) ([]*pb.RdpClient, error) {
+	return nil, nil
+}

@@ -1,0 +1,13 @@
+//go:build !linux && !windows && !darwin
+
+package rdpclient
+
+import (
+	"context"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+func clients(context.Context) ([]*pb.RdpClient, error) {
+	return nil, ErrNotImplemented
+}

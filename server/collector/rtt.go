@@ -1,0 +1,84 @@
+package collector
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/peer"
+)
+
+// connTracker remembers the accepted connections of a listener by remote address, so that a
+// call's peer can be mapped back to its TCP connection and the kernel asked for the round trip
+// it measured on it. The measurement is the collector's own: nothing the device says enters it.
+type connTracker struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[string]net.Conn
+}
+
+type trackedConn struct {
+	net.Conn
+	t    *connTracker
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.t.mu.Lock()
+		if c.t.conns[c.RemoteAddr().String()] == c {
+			delete(c.t.conns, c.RemoteAddr().String())
+		}
+		c.t.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+func (t *connTracker) Accept() (net.Conn, error) {
+	c, err := t.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, t: t}
+	t.mu.Lock()
+	t.conns[c.RemoteAddr().String()] = tc
+	t.mu.Unlock()
+	return tc, nil
+}
+
+func (t *connTracker) lookup(addr string) net.Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.conns[addr].(*trackedConn); ok {
+		return c.Conn
+	}
+	return nil
+}
+
+// Listen wraps the gRPC listener so that the collector can measure each device's round trip.
+// Serve the collector's gRPC server on the returned listener.
+func (c *Collector) Listen(l net.Listener) net.Listener {
+	t := &connTracker{Listener: l, conns: map[string]net.Conn{}}
+	c.mu.Lock()
+	c.trackers = append(c.trackers, t)
+	c.mu.Unlock()
+	return t
+}
+
+// measureRTT returns the kernel's smallest round-trip estimate for the call's connection.
+func (c *Collector) measureRTT(ctx context.Context) (time.Duration, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return 0, false
+	}
+	c.mu.Lock()
+	trackers := c.trackers
+	c.mu.Unlock()
+	for _, t := range trackers {
+		if conn := t.lookup(p.Addr.String()); conn != nil {
+			return connRTT(conn)
+		}
+	}
+	return 0, false
+}
