@@ -141,6 +141,16 @@ func (s *SQLite) People(ctx context.Context) ([]Person, error) {
 	return out, rows.Err()
 }
 
+func (s *SQLite) PeopleImported(ctx context.Context) (time.Time, int, error) {
+	var at int64
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(imported_at), 0), COUNT(*) FROM people`).Scan(&at, &n)
+	if at == 0 {
+		return time.Time{}, n, err
+	}
+	return fromMS(at), n, err
+}
+
 func (s *SQLite) PersonForDevice(ctx context.Context, d Device) (Person, error) {
 	if d.SerialNumber != "" {
 		p, err := scanPerson(s.r.QueryRowContext(ctx, `SELECT `+personColumns+` FROM people WHERE device_serial = ? ORDER BY employee_id LIMIT 1`, d.SerialNumber))

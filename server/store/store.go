@@ -77,6 +77,8 @@ type Store interface {
 	// ReplacePeople replaces the whole HR import in one transaction.
 	ReplacePeople(ctx context.Context, people []Person, at time.Time) error
 	People(ctx context.Context) ([]Person, error)
+	// PeopleImported returns when the HR import was last replaced and how many rows it has.
+	PeopleImported(ctx context.Context) (time.Time, int, error)
 	// PersonForDevice finds the employee a device is issued to: by serial number, then by
 	// hostname (case-insensitive). ErrNotFound when none.
 	PersonForDevice(ctx context.Context, d Device) (Person, error)
