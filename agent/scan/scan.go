@@ -23,6 +23,7 @@ import (
 	"github.com/farmwatch/farmwatch/platform/locale"
 	"github.com/farmwatch/farmwatch/platform/netif"
 	"github.com/farmwatch/farmwatch/platform/process"
+	"github.com/farmwatch/farmwatch/platform/rdpclient"
 	"github.com/farmwatch/farmwatch/platform/timezone"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -48,6 +49,8 @@ type Scanner struct {
 	NetworkErr error
 	// Zones remembers zone changes across scans (nil: not tracked, e.g. a one-off scan).
 	Zones *ZoneHistory
+	// Activity returns the idle-timer activity profile (nil: not sampled, e.g. a one-off scan).
+	Activity func() *pb.Activity
 
 	catalog atomic.Pointer[catalog.Catalog]
 	clock   atomic.Pointer[clockSample]
@@ -134,6 +137,24 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 		})
 	}
 	note("keyboard", t0, notImplemented(err, keyboard.ErrNotImplemented))
+
+	t0 = time.Now()
+	clients, err := rdpclient.Clients(ctx, s.Root)
+	for _, c := range clients {
+		if len(facts.RdpClients) == 32 {
+			break
+		}
+		facts.RdpClients = append(facts.RdpClients, &pb.RdpClient{
+			Session: clip(c.GetSession(), maxField), User: clip(c.GetUser(), maxField), ClientName: clip(c.GetClientName(), maxField),
+			ClientAddress: clip(c.GetClientAddress(), maxField), KeyboardLayout: clip(c.GetKeyboardLayout(), maxField),
+			TimeZone: clip(c.GetTimeZone(), maxField), ClientUtcOffsetSeconds: c.GetClientUtcOffsetSeconds(), OffsetKnown: c.GetOffsetKnown(),
+			ClientBuild: clip(c.GetClientBuild(), maxField), Source: clip(c.GetSource(), maxField),
+		})
+	}
+	note("rdp_clients", t0, notImplemented(err, rdpclient.ErrNotImplemented))
+	if s.Activity != nil {
+		facts.Activity = s.Activity()
+	}
 
 	t0 = time.Now()
 	ifs, err := netif.List(ctx, s.Root)

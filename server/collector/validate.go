@@ -154,6 +154,40 @@ func validateFacts(f *pb.Facts) error {
 		if err := short("windows_zone", t.GetWindowsZone()); err != nil {
 			return err
 		}
+		if len(t.GetZoneChanges()) > 32 {
+			return fmt.Errorf("%d zone changes exceed 32", len(t.GetZoneChanges()))
+		}
+		for _, c := range t.GetZoneChanges() {
+			if err := validTime("zone change", c.GetAt()); err != nil {
+				return err
+			}
+			for _, o := range []int32{c.GetFromOffsetSeconds(), c.GetToOffsetSeconds()} {
+				if o < -16*3600 || o > 16*3600 {
+					return fmt.Errorf("zone change offset %d s out of range", o)
+				}
+			}
+			for _, v := range []string{c.GetFromZone(), c.GetToZone()} {
+				if err := short("zone change", v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := validateActivity(f.GetActivity()); err != nil {
+		return err
+	}
+	if len(f.GetRdpClients()) > 32 {
+		return fmt.Errorf("%d RDP clients exceed 32", len(f.GetRdpClients()))
+	}
+	for _, c := range f.GetRdpClients() {
+		for _, v := range []string{c.GetSession(), c.GetUser(), c.GetClientName(), c.GetClientAddress(), c.GetKeyboardLayout(), c.GetTimeZone(), c.GetClientBuild(), c.GetSource()} {
+			if err := short("rdp client", v); err != nil {
+				return err
+			}
+		}
+		if o := c.GetClientUtcOffsetSeconds(); o < -16*3600 || o > 16*3600 {
+			return fmt.Errorf("RDP client offset %d s out of range", o)
+		}
 	}
 	if n := len(f.GetProcesses()); n > maxProcesses {
 		return fmt.Errorf("%d processes exceed %d", n, maxProcesses)
@@ -221,6 +255,43 @@ func validateFacts(f *pb.Facts) error {
 		for _, v := range append(append([]string{i.GetName(), i.GetMacAddress()}, i.GetAddresses()...), i.GetFlags()...) {
 			if err := short("interface", v); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validateActivity bounds the activity profile: at most 35 distinct whole UTC days, 24 hours
+// each, no hour with more than 60 minutes or with more active than sampled minutes.
+func validateActivity(a *pb.Activity) error {
+	if a == nil {
+		return nil
+	}
+	if err := short("activity source", a.GetSource()); err != nil {
+		return err
+	}
+	if len(a.GetNote()) > maxValueBytes {
+		return fmt.Errorf("activity note too long")
+	}
+	if a.GetSampleIntervalSeconds() > 86400 {
+		return fmt.Errorf("activity sample interval %d s out of range", a.GetSampleIntervalSeconds())
+	}
+	if len(a.GetDays()) > 35 {
+		return fmt.Errorf("%d activity days exceed 35", len(a.GetDays()))
+	}
+	seen := map[int64]bool{}
+	for _, d := range a.GetDays() {
+		if d.GetDay()%86400 != 0 || d.GetDay() < 0 || d.GetDay() > 1<<40 || seen[d.GetDay()] {
+			return fmt.Errorf("activity day %d is not a distinct UTC midnight", d.GetDay())
+		}
+		seen[d.GetDay()] = true
+		act, smp := d.GetActiveMinutes(), d.GetSampledMinutes()
+		if len(act) != 24 || len(smp) != 24 {
+			return fmt.Errorf("activity day %d: want 24 hours, got %d and %d", d.GetDay(), len(act), len(smp))
+		}
+		for h := range 24 {
+			if smp[h] > 60 || act[h] > smp[h] {
+				return fmt.Errorf("activity day %d hour %d: %d active of %d sampled minutes", d.GetDay(), h, act[h], smp[h])
 			}
 		}
 	}
@@ -313,4 +384,12 @@ func clip(s string) string {
 		return s[:40] + "…"
 	}
 	return s
+}
+
+// validTime accepts an unset or valid timestamp.
+func validTime(what string, ts *timestamppb.Timestamp) error {
+	if ts != nil && ts.CheckValid() != nil {
+		return fmt.Errorf("%s: invalid time", what)
+	}
+	return nil
 }

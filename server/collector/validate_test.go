@@ -52,6 +52,39 @@ func TestValidateReport(t *testing.T) {
 				r.Facts.Displays = append(r.Facts.Displays, &pb.Display{})
 			}
 		},
+		"zone change offset": func(r *pb.Report) {
+			r.Facts.Time.ZoneChanges = []*pb.ZoneChange{{At: timestamppb.Now(), ToOffsetSeconds: 99 * 3600}}
+		},
+		"zone change flood": func(r *pb.Report) {
+			for range 33 {
+				r.Facts.Time.ZoneChanges = append(r.Facts.Time.ZoneChanges, &pb.ZoneChange{})
+			}
+		},
+		"activity short day": func(r *pb.Report) {
+			r.Facts.Activity = &pb.Activity{Days: []*pb.ActivityDay{{Day: 86400, ActiveMinutes: make([]uint32, 23), SampledMinutes: make([]uint32, 24)}}}
+		},
+		"activity unaligned day": func(r *pb.Report) { r.Facts.Activity = &pb.Activity{Days: []*pb.ActivityDay{activityDay(86401)}} },
+		"activity duplicate day": func(r *pb.Report) {
+			r.Facts.Activity = &pb.Activity{Days: []*pb.ActivityDay{activityDay(86400), activityDay(86400)}}
+		},
+		"activity 61 minutes": func(r *pb.Report) {
+			d := activityDay(86400)
+			d.SampledMinutes[3], d.ActiveMinutes[3] = 61, 61
+			r.Facts.Activity = &pb.Activity{Days: []*pb.ActivityDay{d}}
+		},
+		"activity more active than sampled": func(r *pb.Report) {
+			d := activityDay(86400)
+			d.SampledMinutes[3], d.ActiveMinutes[3] = 10, 11
+			r.Facts.Activity = &pb.Activity{Days: []*pb.ActivityDay{d}}
+		},
+		"activity too many days": func(r *pb.Report) {
+			r.Facts.Activity = &pb.Activity{}
+			for i := range 36 {
+				r.Facts.Activity.Days = append(r.Facts.Activity.Days, activityDay(int64(i+1)*86400))
+			}
+		},
+		"rdp client string": func(r *pb.Report) { r.Facts.RdpClients = []*pb.RdpClient{{ClientName: strings.Repeat("c", 300)}} },
+		"rdp client offset": func(r *pb.Report) { r.Facts.RdpClients = []*pb.RdpClient{{ClientUtcOffsetSeconds: -20 * 3600}} },
 		"too many findings": func(r *pb.Report) {
 			for range maxFindings {
 				r.Findings = append(r.Findings, &pb.Finding{Signal: "a.b"})
@@ -74,6 +107,22 @@ func TestValidateReport(t *testing.T) {
 }
 
 func nan() float64 { z := 0.0; return z / z }
+
+func activityDay(day int64) *pb.ActivityDay {
+	return &pb.ActivityDay{Day: day, ActiveMinutes: make([]uint32, 24), SampledMinutes: make([]uint32, 24)}
+}
+
+func TestValidateLocationFacts(t *testing.T) {
+	r := validReport()
+	d := activityDay(20000 * 86400)
+	d.SampledMinutes[9], d.ActiveMinutes[9] = 60, 45
+	r.Facts.Activity = &pb.Activity{Source: "x11-screensaver", SampleIntervalSeconds: 60, Known: true, Days: []*pb.ActivityDay{d}}
+	r.Facts.Time.ZoneChanges = []*pb.ZoneChange{{At: timestamppb.Now(), FromZone: "America/New_York", ToZone: "Asia/Seoul", FromOffsetSeconds: -18000, ToOffsetSeconds: 32400}}
+	r.Facts.RdpClients = []*pb.RdpClient{{Session: ":10", ClientAddress: "203.0.113.7", KeyboardLayout: "00000412", Source: "xrdp-log"}}
+	if err := ValidateReport(r); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // FuzzReportIngest feeds arbitrary bytes through what UploadReport does with a message before
 // it reaches the store: protobuf decoding, validation and the canonical re-encoding.

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/farmwatch/farmwatch/agent/activity"
 	"github.com/farmwatch/farmwatch/agent/capture"
 	"github.com/farmwatch/farmwatch/agent/detect"
 	_ "github.com/farmwatch/farmwatch/agent/detectors" // registers the detectors
@@ -34,6 +35,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/state"
 	"github.com/farmwatch/farmwatch/catalog"
 	"github.com/farmwatch/farmwatch/platform/host"
+	"github.com/farmwatch/farmwatch/platform/idle"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -221,6 +223,17 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("zone history", "err", err)
 	}
 	scanner := &scan.Scanner{Root: *root, Detectors: dets, AgentVersion: version, Log: log, Zones: zones}
+	var sampler *activity.Sampler
+	if *root == "" {
+		if sampler, err = activity.Open(dir.File(activity.FileName), time.Now); err != nil {
+			log.Warn("activity profile", "err", err)
+		}
+		if sampler != nil {
+			sampler.Logger = log
+			defer sampler.Close()
+			scanner.Activity = sampler.Facts
+		}
+	}
 	r := &runner.Runner{
 		State: dir, Spool: sp, Interval: *interval, Heartbeat: *heartbeat, AgentVersion: version, Log: log,
 		Scanner: scanner,
@@ -247,6 +260,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 				scanner.Network = an
 				log.Info("packet sniffer on")
 			}
+		}
+		if sampler != nil {
+			go sampler.Run(ctx, idle.Idle)
 		}
 		return r.Run(ctx)
 	})
