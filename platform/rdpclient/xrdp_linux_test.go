@@ -274,3 +274,13 @@ func xvfb(t *testing.T) string {
 	}
 	return ":" + strings.TrimSpace(string(buf[:n]))
 }
+
+// BenchmarkClientsLive is what each agent scan pays on a Linux laptop (no xrdp running here).
+func BenchmarkClientsLive(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Clients(context.Background(), ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -288,3 +288,34 @@ func TestActivityHoursFinding(t *testing.T) {
 		t.Fatalf("failing sampler: %v %v", r.Findings, r.Notes)
 	}
 }
+
+// BenchmarkAnalyze is one device's whole location analysis: egress, HR declaration, 35 days of
+// activity, input sources, remote sessions and an RDP client, with the fake locator (the real
+// database lookup is measured in server/geoip).
+func BenchmarkAnalyze(b *testing.B) {
+	f := facts("America/New_York")
+	f.InputSources = []*pb.InputSource{{Id: "us", Language: "en-US", Kind: "layout"}, {Id: "kr(kr104)", Language: "ko-KR", Kind: "layout"}, {Id: "hangul", Language: "ko-KR", Kind: "ime"}}
+	f.RdpClients = []*pb.RdpClient{{Session: "3", ClientAddress: "211.234.5.6", KeyboardLayout: "00000412"}}
+	f.Activity = &pb.Activity{Known: true}
+	for d := range 35 {
+		day := &pb.ActivityDay{Day: now.Add(-time.Duration(35-d) * 24 * time.Hour).Truncate(24 * time.Hour).Unix(), ActiveMinutes: make([]uint32, 24), SampledMinutes: make([]uint32, 24)}
+		for h := range 24 {
+			day.SampledMinutes[h] = 60
+			if h < 8 {
+				day.ActiveMinutes[h] = 50
+			}
+		}
+		f.Activity.Days = append(f.Activity.Days, day)
+	}
+	agent := []store.Finding{{Signal: "remote_tool.session", Evidence: map[string]string{"peer_address": "36.110.9.9"}}}
+	cfg := DefaultConfig()
+	cfg.Collector = &Coordinates{39.04, -77.49}
+	in := Input{Now: now, Facts: f, AgentFindings: agent, Egress: netip.MustParseAddr("73.1.2.3"), Person: newYorker(), Locate: places,
+		RTT: store.RTT{Min: 9 * time.Millisecond, Samples: 5}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := Analyze(in, cfg); len(r.Findings) == 0 {
+			b.Fatal("no findings")
+		}
+	}
+}

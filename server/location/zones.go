@@ -105,6 +105,22 @@ func dms(s string, degDigits int) (float64, error) {
 	return sign * v, nil
 }
 
+// locations caches loaded zones: time.LoadLocation parses the zone file on every call.
+// Only zones that exist are kept, so the cache is bounded by the tz database.
+var locations sync.Map // name -> *time.Location
+
+func loadLocation(name string) (*time.Location, error) {
+	if v, ok := locations.Load(name); ok {
+		return v.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q", name)
+	}
+	locations.Store(name, l)
+	return l, nil
+}
+
 // ZoneInfo returns the zone.tab row of an IANA zone name.
 func ZoneInfo(name string) (Zone, bool) {
 	z, ok := zones().byName[name]
@@ -126,7 +142,7 @@ func CountryOffsets(country string, t time.Time) []int32 {
 	}
 	seen := map[int32]bool{}
 	for _, z := range zs {
-		loc, err := time.LoadLocation(z.Name)
+		loc, err := loadLocation(z.Name)
 		if err != nil {
 			continue
 		}
@@ -143,9 +159,9 @@ func CountryOffsets(country string, t time.Time) []int32 {
 
 // ZoneOffset returns the UTC offset of an IANA zone at t.
 func ZoneOffset(name string, t time.Time) (int32, error) {
-	loc, err := time.LoadLocation(name)
+	loc, err := loadLocation(name)
 	if err != nil {
-		return 0, fmt.Errorf("unknown time zone %q", name)
+		return 0, err
 	}
 	_, off := t.In(loc).Zone()
 	return int32(off), nil
