@@ -147,7 +147,7 @@ func (c *Collector) refreshLocation(ctx context.Context, id string, egress netip
 		in.Locate = Locator(c.geo)
 	}
 	res := location.Analyze(in, c.locCfg)
-	return c.store.ReplaceCollectorFindings(ctx, id, res.Findings, in.Now)
+	return c.store.ReplaceCollectorFindings(ctx, id, res.Findings, res.Notes, in.Now)
 }
 
 // Locator adapts the geolocation database to the location package.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -279,6 +280,9 @@ type deviceData struct {
 	Displays     []displayView
 	LAN          []kv
 	Neighbours   int
+	Egress       []egressView
+	RTT          string
+	Person       *store.Person
 	CanScan      bool   // the console can push and the user may ask for a scan
 	ScanNotice   string // outcome of a scan request, chosen from scanNotices
 
@@ -341,6 +345,11 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s store.Ses
 	}
 	for _, f := range findings {
 		d.Findings = append(d.Findings, c.findingView(f))
+	}
+	if err := c.locationView(ctx, &d); err != nil {
+		c.log.Error("device location", "device", id, "err", err)
+		c.renderError(w, r, http.StatusInternalServerError, "Store unavailable", "The device's location data could not be read; try again.", s)
+		return
 	}
 	if facts != nil {
 		c.addFacts(&d, facts, factsAt)
@@ -570,3 +579,43 @@ func (c *Console) scanNow(w http.ResponseWriter, r *http.Request, s store.Sessio
 type usbView struct{ ID, Manufacturer, Product, Serial, Functions, Flags string }
 
 type displayView struct{ Connector, Status, Model, Name, Serial, Mode, Flags string }
+
+type egressView struct {
+	Address, Country, Network, Class string
+	FirstSeen, LastSeen              stamp
+	Seen                             int
+}
+
+// locationView fills what the collector itself knows of where the device is: the addresses
+// it connected from, the round trip it measured, the HR declaration, and the analysis notes.
+func (c *Console) locationView(ctx context.Context, d *deviceData) error {
+	es, err := c.store.Egresses(ctx, d.Device.ID)
+	if err != nil {
+		return err
+	}
+	for i, e := range es {
+		if i == 20 {
+			break
+		}
+		v := egressView{Address: e.Address, Country: e.Country, Class: e.Class, FirstSeen: c.stamp(e.FirstSeen), LastSeen: c.stamp(e.LastSeen), Seen: e.Seen}
+		if e.ASN != 0 {
+			v.Network = fmt.Sprintf("AS%d %s", e.ASN, e.ASOrg)
+		}
+		d.Egress = append(d.Egress, v)
+	}
+	rtt, err := c.store.RTT(ctx, d.Device.ID)
+	if err != nil {
+		return err
+	}
+	if rtt.Samples > 0 {
+		d.RTT = fmt.Sprintf("%.1f ms (smallest of %d measurements since %s)", float64(rtt.Min.Microseconds())/1000, rtt.Samples, rtt.WindowStart.UTC().Format(time.DateOnly))
+	}
+	p, err := c.store.PersonForDevice(ctx, d.Device)
+	switch {
+	case err == nil:
+		d.Person = &p
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return nil
+}

@@ -374,3 +374,39 @@ func TestStoreFailureShowsNoInternals(t *testing.T) {
 		t.Errorf("log lacks the internal error:\n%s", h.logs.String())
 	}
 }
+
+// The Location panel: where the device connects from, the measured round trip, the HR row,
+// and what the analysis could not judge; device-controlled text escaped.
+func TestDevicePageLocation(t *testing.T) {
+	h := newHarness(t, false)
+	c := h.signedIn()
+	h.enroll(deviceID, "laptop-enrolled", "linux", t0.Add(-48*time.Hour))
+	h.ingest(deviceID, hostileReport(1, t0.Add(-2*time.Hour)), t0.Add(-2*time.Hour))
+	ctx := context.Background()
+	if _, err := h.store.RecordEgress(ctx, deviceID, store.Egress{Address: "175.45.176.9", LastSeen: t0.Add(-time.Hour), Country: "KP", ASN: 131279, ASOrg: `Star <b>JV</b>`}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ms := range []int{80, 41, 95} {
+		h.store.RecordRTT(ctx, deviceID, time.Duration(ms)*time.Millisecond, "175.45.176.9", t0.Add(-time.Hour), 7*24*time.Hour)
+	}
+	d, _ := h.store.Device(ctx, deviceID)
+	if err := h.store.ReplacePeople(ctx, []store.Person{{EmployeeID: "E7", Name: "Pat", Country: "US", TimeZone: "America/Chicago", DeviceHostname: d.Hostname, Languages: []string{"en"}}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.ReplaceCollectorFindings(ctx, deviceID, nil, []string{`geolocation disabled: <script>x</script>`}, t0); err != nil {
+		t.Fatal(err)
+	}
+	r := h.get(c, "/devices/"+deviceID)
+	for _, want := range []string{
+		`<h2>Location</h2>`,
+		`E7 · Pat · US America/Chicago · languages en`,
+		`41.0 ms (smallest of 3 measurements since`,
+		`<td><code>175.45.176.9</code></td><td>KP</td><td>AS131279 Star &lt;b&gt;JV&lt;/b&gt;</td>`,
+		`<li>geolocation disabled: &lt;script&gt;x&lt;/script&gt;</li>`,
+	} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("device page lacks %q", want)
+		}
+	}
+	assertNoRawMarkup(t, r.Body)
+}

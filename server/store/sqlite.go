@@ -452,19 +452,20 @@ func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr 
 }
 
 const deviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,
-	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at`
+	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at, location_notes`
 
 func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 	var d Device
-	var macs string
+	var macs, notes string
 	var enrolled, last, revoked int64
 	err := sc.Scan(&d.ID, &d.Hostname, &d.OS, &d.Platform, &d.OSVersion, &d.KernelVersion, &d.Arch, &d.HardwareUUID, &d.SerialNumber,
 		&d.MachineID, &macs, &d.AgentVersion, &enrolled, &d.EnrollSecret, &last, &d.LastAddress, &d.HighestSequence, &d.Reports,
-		&d.FindingsCount, &revoked)
+		&d.FindingsCount, &revoked, &notes)
 	if err != nil {
 		return d, err
 	}
 	_ = json.Unmarshal([]byte(macs), &d.MACAddresses)
+	_ = json.Unmarshal([]byte(notes), &d.LocationNotes)
 	d.EnrolledAt, d.LastSeen, d.RevokedAt = fromMS(enrolled), fromMS(last), fromMS(revoked)
 	return d, nil
 }

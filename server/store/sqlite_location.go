@@ -12,7 +12,11 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, fs []*pb.Finding, at time.Time) error {
+func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, fs []*pb.Finding, notes []string, at time.Time) error {
+	notesJSON, err := json.Marshal(nonNil(notes))
+	if err != nil {
+		return err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -56,7 +60,8 @@ func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, 
 			return fmt.Errorf("store finding %s: %w", key, err)
 		}
 	}
-	r, err := tx.ExecContext(ctx, `UPDATE devices SET findings_count = (SELECT COUNT(*) FROM findings WHERE device_id = devices.id) WHERE id = ?`, deviceID)
+	r, err := tx.ExecContext(ctx, `UPDATE devices SET findings_count = (SELECT COUNT(*) FROM findings WHERE device_id = devices.id), location_notes = ? WHERE id = ?`,
+		string(notesJSON), deviceID)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func TestCollectorFindingsBesideAgentFindings(t *testing.T) {
 	ingest(t, s, id, report(1, &pb.Finding{Signal: "remote_tool.running", Key: "anydesk", Title: "AnyDesk", Severity: pb.Severity_SEVERITY_MEDIUM}))
 	loc := &pb.Finding{Signal: "location.tz_mismatch", Key: "egress", Title: "zone vs egress", Severity: pb.Severity_SEVERITY_HIGH, Detector: "collector/location",
 		Evidence: map[string]string{"zone": "America/New_York", "egress_country": "KP"}}
-	if err := s.ReplaceCollectorFindings(ctx, id, []*pb.Finding{loc}, t0.Add(2*time.Hour)); err != nil {
+	if err := s.ReplaceCollectorFindings(ctx, id, []*pb.Finding{loc}, []string{"no HR record"}, t0.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	fs, err := s.Findings(ctx, id)
@@ -25,8 +25,8 @@ func TestCollectorFindingsBesideAgentFindings(t *testing.T) {
 		t.Fatalf("findings = %+v, %v", fs, err)
 	}
 	d, _ := s.Device(ctx, id)
-	if d.FindingsCount != 2 {
-		t.Fatalf("findings_count = %d, want 2", d.FindingsCount)
+	if d.FindingsCount != 2 || len(d.LocationNotes) != 1 || d.LocationNotes[0] != "no HR record" {
+		t.Fatalf("findings_count = %d, notes %q", d.FindingsCount, d.LocationNotes)
 	}
 	// A new report replaces the agent's findings only.
 	ingest(t, s, id, report(2))
@@ -38,20 +38,20 @@ func TestCollectorFindingsBesideAgentFindings(t *testing.T) {
 		t.Fatalf("findings_count = %d, want 1", d.FindingsCount)
 	}
 	// Re-deriving keeps first_seen; an empty set clears them.
-	if err := s.ReplaceCollectorFindings(ctx, id, []*pb.Finding{loc}, t0.Add(5*time.Hour)); err != nil {
+	if err := s.ReplaceCollectorFindings(ctx, id, []*pb.Finding{loc}, nil, t0.Add(5*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	fs, _ = s.Findings(ctx, id)
 	if !fs[0].FirstSeen.Equal(t0.Add(2*time.Hour)) || !fs[0].LastSeen.Equal(t0.Add(5*time.Hour)) {
 		t.Fatalf("first/last = %v/%v", fs[0].FirstSeen, fs[0].LastSeen)
 	}
-	if err := s.ReplaceCollectorFindings(ctx, id, nil, t0.Add(6*time.Hour)); err != nil {
+	if err := s.ReplaceCollectorFindings(ctx, id, nil, nil, t0.Add(6*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if fs, _ = s.Findings(ctx, id); len(fs) != 0 {
 		t.Fatalf("cleared: %+v", fs)
 	}
-	if err := s.ReplaceCollectorFindings(ctx, "0000000000000000", nil, t0); !errors.Is(err, ErrNotFound) {
+	if err := s.ReplaceCollectorFindings(ctx, "0000000000000000", nil, nil, t0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown device: %v", err)
 	}
 }

@@ -71,8 +71,8 @@ type Store interface {
 	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
 
 	// ReplaceCollectorFindings makes fs the device's collector-derived findings, keeping the
-	// first_seen of those (by key) that were already current.
-	ReplaceCollectorFindings(ctx context.Context, deviceID string, fs []*pb.Finding, at time.Time) error
+	// first_seen of those (by key) that were already current, and records the analysis notes.
+	ReplaceCollectorFindings(ctx context.Context, deviceID string, fs []*pb.Finding, notes []string, at time.Time) error
 
 	// ReplacePeople replaces the whole HR import in one transaction.
 	ReplacePeople(ctx context.Context, people []Person, at time.Time) error
@@ -173,6 +173,8 @@ type Device struct {
 	Reports         int
 	FindingsCount   int // current findings
 	RevokedAt       time.Time
+	// LocationNotes say what the collector's location analysis could not judge, and why.
+	LocationNotes []string
 }
 
 // Enrollment is a device with the certificate just issued to it.

@@ -453,11 +453,12 @@ func cmdDevices(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Reports         int       `json:"reports"`
 		Findings        int       `json:"findings"`
 		Revoked         bool      `json:"revoked"`
+		LocationNotes   []string  `json:"location_notes,omitempty"`
 	}
 	rows := []row{}
 	for _, d := range devs {
 		rows = append(rows, row{d.ID, d.Hostname, d.OS, d.OSVersion, d.AgentVersion, d.EnrolledAt, d.LastSeen, d.LastAddress,
-			d.HighestSequence, d.Reports, d.FindingsCount, !d.RevokedAt.IsZero()})
+			d.HighestSequence, d.Reports, d.FindingsCount, !d.RevokedAt.IsZero(), d.LocationNotes})
 	}
 	if *asJSON {
 		return writeJSON(stdout, rows)
