@@ -133,20 +133,20 @@ func fromMS(v int64) time.Time {
 }
 
 func (s *SQLite) CreateEnrollSecret(ctx context.Context, e EnrollSecret) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO enroll_secrets (id, name, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
-		e.ID, e.Name, e.Hash, ms(e.CreatedAt), e.CreatedBy)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO enroll_secrets (id, name, hash, created_at, created_by, device_group) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Name, e.Hash, ms(e.CreatedAt), e.CreatedBy, e.Group)
 	if isConstraint(err) {
 		return fmt.Errorf("enroll secret %q: %w", e.Name, ErrExists)
 	}
 	return err
 }
 
-const secretCols = `id, name, hash, created_at, created_by, revoked_at, uses, last_used`
+const secretCols = `id, name, hash, created_at, created_by, revoked_at, uses, last_used, device_group`
 
 func scanSecret(sc interface{ Scan(...any) error }) (EnrollSecret, error) {
 	var e EnrollSecret
 	var created, revoked, last int64
-	err := sc.Scan(&e.ID, &e.Name, &e.Hash, &created, &e.CreatedBy, &revoked, &e.Uses, &last)
+	err := sc.Scan(&e.ID, &e.Name, &e.Hash, &created, &e.CreatedBy, &revoked, &e.Uses, &last, &e.Group)
 	e.CreatedAt, e.RevokedAt, e.LastUsed = fromMS(created), fromMS(revoked), fromMS(last)
 	return e, err
 }
@@ -211,10 +211,10 @@ func (s *SQLite) Enroll(ctx context.Context, e Enrollment) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid,
-			serial_number, machine_id, mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			serial_number, machine_id, mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, device_group)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT device_group FROM enroll_secrets WHERE id = ?), ''))`,
 			d.ID, d.Hostname, d.OS, d.Platform, d.OSVersion, d.KernelVersion, d.Arch, d.HardwareUUID, d.SerialNumber, d.MachineID,
-			string(macs), d.AgentVersion, ms(d.EnrolledAt), d.EnrollSecret, ms(d.EnrolledAt), d.LastAddress)
+			string(macs), d.AgentVersion, ms(d.EnrolledAt), d.EnrollSecret, ms(d.EnrolledAt), d.LastAddress, d.EnrollSecret)
 	case err != nil:
 	case revoked != 0:
 		return fmt.Errorf("device %s: %w", d.ID, ErrRevoked)
@@ -452,20 +452,25 @@ func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr 
 }
 
 const deviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,
-	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at, location_notes`
+	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at, location_notes,
+	device_group, score, band, breakdown, policy_version, scored_at`
 
 func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 	var d Device
-	var macs, notes string
-	var enrolled, last, revoked int64
+	var macs, notes, breakdown string
+	var enrolled, last, revoked, scored int64
 	err := sc.Scan(&d.ID, &d.Hostname, &d.OS, &d.Platform, &d.OSVersion, &d.KernelVersion, &d.Arch, &d.HardwareUUID, &d.SerialNumber,
 		&d.MachineID, &macs, &d.AgentVersion, &enrolled, &d.EnrollSecret, &last, &d.LastAddress, &d.HighestSequence, &d.Reports,
-		&d.FindingsCount, &revoked, &notes)
+		&d.FindingsCount, &revoked, &notes, &d.Group, &d.Score, &d.Band, &breakdown, &d.PolicyVersion, &scored)
 	if err != nil {
 		return d, err
 	}
 	_ = json.Unmarshal([]byte(macs), &d.MACAddresses)
 	_ = json.Unmarshal([]byte(notes), &d.LocationNotes)
+	if breakdown != "" {
+		d.Breakdown = []byte(breakdown)
+	}
+	d.ScoredAt = fromMS(scored)
 	d.EnrolledAt, d.LastSeen, d.RevokedAt = fromMS(enrolled), fromMS(last), fromMS(revoked)
 	return d, nil
 }
@@ -475,6 +480,7 @@ var deviceSorts = map[string]string{
 	"last_seen": "last_seen",
 	"hostname":  "hostname",
 	"findings":  "findings_count",
+	"score":     "score",
 	"enrolled":  "enrolled_at",
 }
 

@@ -23,7 +23,7 @@ func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, 
 	}
 	defer tx.Rollback()
 	prev := map[string]int64{}
-	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen FROM findings WHERE device_id = ? AND source = 'collector'`, deviceID)
+	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen FROM findings WHERE device_id = ? AND source = 'collector' AND detector = ?`, deviceID, DetectorLocation)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, 
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ? AND source = 'collector'`, deviceID); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ? AND source = 'collector' AND detector = ?`, deviceID, DetectorLocation); err != nil {
 		return err
 	}
 	for _, f := range fs {
@@ -56,7 +56,7 @@ func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, 
 		// An agent finding under the same key wins: the collector's copy is dropped.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO findings (device_id, key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source)
 			VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'collector') ON CONFLICT (device_id, key) DO NOTHING`,
-			deviceID, key, f.GetSignal(), int32(f.GetSeverity()), f.GetConfidence(), f.GetTitle(), f.GetAttack(), f.GetDetector(), string(ev), first, ms(at)); err != nil {
+			deviceID, key, f.GetSignal(), int32(f.GetSeverity()), f.GetConfidence(), f.GetTitle(), f.GetAttack(), DetectorLocation, string(ev), first, ms(at)); err != nil {
 			return fmt.Errorf("store finding %s: %w", key, err)
 		}
 	}

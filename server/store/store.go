@@ -92,6 +92,66 @@ type Store interface {
 	// the given length (a new window starts when the old one has run out).
 	RecordRTT(ctx context.Context, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (RTT, error)
 	RTT(ctx context.Context, deviceID string) (RTT, error)
+
+	// SetScore records a device's score (a no-op returning ErrNotFound for unknown devices).
+	SetScore(ctx context.Context, deviceID string, s Score) error
+	SetDeviceGroup(ctx context.Context, deviceID, group string) error
+	// DeviceIDs lists every device that is not revoked.
+	DeviceIDs(ctx context.Context) ([]string, error)
+
+	// ReplaceFleet makes clusters the fleet's clusters and fs (by device) the fleet findings
+	// (detector collector/fleet), in one transaction.
+	ReplaceFleet(ctx context.Context, clusters []Cluster, fs map[string][]*pb.Finding, at time.Time) error
+	Clusters(ctx context.Context) ([]Cluster, error)
+
+	// SavePolicy records a policy as activated now (a version seen before is re-activated).
+	SavePolicy(ctx context.Context, p PolicyRecord) error
+	// Policies lists the policy history, newest activation first.
+	Policies(ctx context.Context, limit int) ([]PolicyRecord, error)
+}
+
+// Detectors of the findings the collector derives itself.
+const (
+	DetectorLocation = "collector/location"
+	DetectorFleet    = "collector/fleet"
+)
+
+// Score is a device's computed score.
+type Score struct {
+	Value         float64
+	Band          string
+	Breakdown     []byte
+	PolicyVersion string
+	At            time.Time
+}
+
+// Cluster is a set of devices that share a home.
+type Cluster struct {
+	ID      string        `json:"id"`
+	Members []string      `json:"members"`
+	Kinds   []string      `json:"kinds"`
+	Links   []ClusterLink `json:"links"`
+	First   time.Time     `json:"first"`
+	Last    time.Time     `json:"last"`
+	Updated time.Time     `json:"updated"`
+}
+
+// ClusterLink is one shared value: an egress address, a BSSID, a gateway MAC...
+type ClusterLink struct {
+	Kind    string    `json:"kind"`
+	Value   string    `json:"value"`
+	Devices []string  `json:"devices"`
+	First   time.Time `json:"first"`
+	Last    time.Time `json:"last"`
+}
+
+// PolicyRecord is one version of the scoring policy.
+type PolicyRecord struct {
+	Version     string
+	Content     []byte
+	CreatedAt   time.Time
+	CreatedBy   string
+	ActivatedAt time.Time
 }
 
 // Person is one row of the HR import: where the employee a device is issued to says they are.
@@ -142,6 +202,7 @@ type EnrollSecret struct {
 	Hash      []byte // SHA-256 of the secret value
 	CreatedAt time.Time
 	CreatedBy string
+	Group     string    // device group given to the devices it enrolls
 	RevokedAt time.Time // zero when active
 	Uses      int
 	LastUsed  time.Time
@@ -175,6 +236,15 @@ type Device struct {
 	RevokedAt       time.Time
 	// LocationNotes say what the collector's location analysis could not judge, and why.
 	LocationNotes []string
+	// Group is the device group (from its enroll secret, or set by an admin); policy
+	// sanctions tools per group.
+	Group string
+	// Score, Band and the breakdown (JSON of score.Result) as last computed, under PolicyVersion.
+	Score         float64
+	Band          string
+	Breakdown     []byte
+	PolicyVersion string
+	ScoredAt      time.Time
 }
 
 // Enrollment is a device with the certificate just issued to it.
