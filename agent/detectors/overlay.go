@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,10 +66,21 @@ func (overlayDet) Detect(ctx context.Context, env *detect.Env) ([]*pb.Finding, e
 			for _, n := range ind.Processes {
 				want[strings.TrimSuffix(strings.ToLower(n), ".exe")] = true
 			}
+			var paths []*regexp.Regexp
+			for _, g := range ind.Paths {
+				if re, err := globRegexp(g, goos); err == nil {
+					paths = append(paths, re)
+				}
+			}
 			for _, p := range env.Facts.GetProcesses() {
 				hit := false
 				for _, n := range names(p) {
 					if want[strings.TrimSuffix(n, ".exe")] {
+						hit = true
+					}
+				}
+				for _, re := range paths {
+					if exe := p.GetExecutable(); exe != "" && re.MatchString(exe) {
 						hit = true
 					}
 				}

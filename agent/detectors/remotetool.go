@@ -184,7 +184,13 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 	for i := range c.RemoteTools {
 		t := &c.RemoteTools[i]
 		x.tools = append(x.tools, t)
+		// VPNs, meshes and tunnels are not remote control: the overlay detector reports them
+		// as overlay.*, and they do not make "several remote-control tools".
+		_, overlayKind := overlaySignal[t.ID]
 		ind := osIndicators(t, goos)
+		if overlayKind {
+			ind = nil
+		}
 		add := func(m map[string][]int, keys []string, trim ...string) {
 			for _, k := range keys {
 				k = strings.ToLower(k)
@@ -216,7 +222,7 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 		}
 		var sr []sessionRule
 		for _, m := range t.Session {
-			if !forOS(m.OS, goos) {
+			if !forOS(m.OS, goos) || overlayKind {
 				continue
 			}
 			r := sessionRule{m: m}
@@ -228,7 +234,7 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 		x.session = append(x.session, sr)
 		var cr []configRule
 		for _, m := range t.Unattended {
-			if !forOS(m.OS, goos) {
+			if !forOS(m.OS, goos) || overlayKind {
 				continue
 			}
 			if re, err := regexp.Compile(m.Pattern); err == nil {
@@ -245,7 +251,7 @@ func (d *remoteTool) index(c *catalog.Catalog, goos string) *toolIndex {
 				case "listen":
 					listen[port] = true
 				}
-				if t.Deep && p.Protocol == "tcp" && (p.Role == "relay" || p.Role == "rendezvous") && !commonPorts[port] && !containsInt(x.ports[port], i) {
+				if !overlayKind && t.Deep && p.Protocol == "tcp" && (p.Role == "relay" || p.Role == "rendezvous") && !commonPorts[port] && !containsInt(x.ports[port], i) {
 					x.ports[port] = append(x.ports[port], i)
 				}
 			}

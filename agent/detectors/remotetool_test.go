@@ -222,3 +222,25 @@ func TestOverlayFromProcessAlone(t *testing.T) {
 		t.Fatalf("Astrill from its process: %v", fs)
 	}
 }
+
+// On Linux Astrill is known by its install path only; a VPN is an overlay, not a remote tool.
+func TestAstrillOnLinuxIsAnOverlayNotARemoteTool(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := &pb.Facts{Host: &pb.HardwareIdentity{Os: "linux"}, Processes: []*pb.Process{{Pid: 91, Name: "astrill", Executable: "/usr/local/Astrill/astrill"}}}
+	d, _ := newOverlay(nil)
+	fs, err := d.Detect(context.Background(), &detect.Env{Root: t.TempDir(), Catalog: cat, Now: time.Now(), Facts: facts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := bySignalKey(fs, "overlay.vpn", "overlay.vpn:astrill"); f == nil || f.GetEvidence()["state"] != "running" {
+		t.Fatalf("Astrill from its install path: %v", fs)
+	}
+	for _, f := range detectFactsIn(t, t.TempDir(), "linux", facts.Processes...) {
+		if strings.HasPrefix(f.GetSignal(), "remote_tool.") {
+			t.Fatalf("Astrill reported as a remote tool: %v", f)
+		}
+	}
+}
