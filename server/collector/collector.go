@@ -14,6 +14,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -30,6 +31,7 @@ import (
 	"github.com/farmwatch/farmwatch/server/geoip"
 	"github.com/farmwatch/farmwatch/server/location"
 	"github.com/farmwatch/farmwatch/server/pki"
+	"github.com/farmwatch/farmwatch/server/policy"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
@@ -52,8 +54,11 @@ type Options struct {
 	// need it off, and GeoDisabled says why (logged and shown with the device).
 	Geo         *geoip.DB
 	GeoDisabled string
-	// Location holds the thresholds of the location signals (default location.DefaultConfig).
-	Location *location.Config
+	// Policy is the scoring policy in force at start (default policy.Default()); its location
+	// section sets the thresholds of the location signals.
+	Policy *policy.Policy
+	// CollectorAt is where the collector stands, for the round-trip bound (nil: bound off).
+	CollectorAt *location.Coordinates
 	// RTTWindow is how long the smallest measured round trip is kept (default 7 days).
 	RTTWindow time.Duration
 }
@@ -73,7 +78,10 @@ type Collector struct {
 
 	geo         *geoip.DB
 	geoDisabled string
-	locCfg      location.Config
+	loc         atomic.Pointer[location.Config]
+	policy      atomic.Pointer[policy.Policy]
+	correlateMu sync.Mutex
+	collectorAt *location.Coordinates
 	rttWindow   time.Duration
 	trackers    []*connTracker
 
@@ -102,9 +110,8 @@ func New(o Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	locCfg := location.DefaultConfig()
-	if o.Location != nil {
-		locCfg = *o.Location
+	if o.Policy == nil {
+		o.Policy = policy.Default()
 	}
 	if o.RTTWindow <= 0 {
 		o.RTTWindow = 7 * 24 * time.Hour
@@ -112,8 +119,11 @@ func New(o Options) (*Collector, error) {
 	if o.Geo == nil && o.GeoDisabled == "" {
 		o.GeoDisabled = "no geolocation database configured"
 	}
-	return &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
-		catalogDoc: o.Catalog, catalogVersion: cat.Version, geo: o.Geo, geoDisabled: o.GeoDisabled, locCfg: locCfg, rttWindow: o.RTTWindow}, nil
+	c := &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
+		catalogDoc: o.Catalog, catalogVersion: cat.Version, geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt}
+	c.policy.Store(o.Policy)
+	c.applyLocation(o.Policy)
+	return c, nil
 }
 
 // TLSConfig is the listener's TLS: TLS 1.3 only, a server certificate from the collector CA for
@@ -398,6 +408,9 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 	if !res.Duplicate && res.HighestSequence == rep.GetSequence() {
 		// The report is committed and acknowledged whatever happens here.
 		c.observe(ctx, id, true)
+		if _, err := c.Rescore(ctx, id); err != nil {
+			c.log.Warn("score", "device", id, "err", err)
+		}
 	}
 	return &pb.UploadReportResponse{Sequence: rep.GetSequence(), Stored: true, Duplicate: res.Duplicate, HighestSequence: res.HighestSequence}, nil
 }

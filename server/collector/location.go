@@ -38,7 +38,7 @@ func (c *Collector) observe(ctx context.Context, id string, newReport bool) {
 		after, err := c.store.RecordRTT(ctx, id, rtt, egress.String(), now, c.rttWindow)
 		if err != nil {
 			c.log.Warn("record round trip", "device", id, "err", err)
-		} else if after.Min != before.Min || (after.Samples >= c.locCfg.RTTMinSamples && before.Samples < c.locCfg.RTTMinSamples) {
+		} else if after.Min != before.Min || (after.Samples >= c.loc.Load().RTTMinSamples && before.Samples < c.loc.Load().RTTMinSamples) {
 			changed = true
 		}
 	}
@@ -146,7 +146,7 @@ func (c *Collector) refreshLocation(ctx context.Context, id string, egress netip
 	if c.geo != nil {
 		in.Locate = Locator(c.geo)
 	}
-	res := location.Analyze(in, c.locCfg)
+	res := location.Analyze(in, *c.loc.Load())
 	return c.store.ReplaceCollectorFindings(ctx, id, res.Findings, res.Notes, in.Now)
 }
 

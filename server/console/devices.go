@@ -3,6 +3,7 @@ package console
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/score"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
@@ -41,6 +43,7 @@ type osChoice struct{ Value, Label string }
 var sortChoices = []sortChoice{
 	{"last_seen", "Last seen", true},
 	{"hostname", "Hostname", false},
+	{"score", "Score", true},
 	{"findings", "Findings", true},
 	{"enrolled", "Enrolled", true},
 }
@@ -68,6 +71,8 @@ type deviceRow struct {
 	FindingsCount int
 	LastAddress   string
 	Revoked       bool
+	Score         string
+	Band          string
 }
 
 type listQuery struct {
@@ -199,6 +204,8 @@ func (c *Console) deviceList(w http.ResponseWriter, r *http.Request, s store.Ses
 	}
 	for _, dev := range devices {
 		d.Devices = append(d.Devices, deviceRow{
+			Score:         fmt.Sprintf("%.0f", dev.Score),
+			Band:          dev.Band,
 			ID:            dev.ID,
 			ShortID:       dev.ID[:min(len(dev.ID), 12)],
 			Hostname:      dev.Hostname,
@@ -280,6 +287,8 @@ type deviceData struct {
 	Displays     []displayView
 	LAN          []kv
 	Neighbours   int
+	Score        *score.Result
+	ScoreAt      stamp
 	Egress       []egressView
 	RTT          string
 	Person       *store.Person
@@ -345,6 +354,14 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s store.Ses
 	}
 	for _, f := range findings {
 		d.Findings = append(d.Findings, c.findingView(f))
+	}
+	if len(dev.Breakdown) > 0 {
+		var r score.Result
+		if err := json.Unmarshal(dev.Breakdown, &r); err == nil {
+			d.Score, d.ScoreAt = &r, c.stamp(dev.ScoredAt)
+		} else {
+			c.log.Warn("score breakdown unreadable", "device", id, "err", err)
+		}
 	}
 	if err := c.locationView(ctx, &d); err != nil {
 		c.log.Error("device location", "device", id, "err", err)

@@ -101,6 +101,7 @@ func staticHandler() http.Handler {
 var templateFuncs = template.FuncMap{
 	"severityLabel": severityLabel,
 	"severityClass": severityClass,
+	"bandClass":     bandClass,
 	"percent":       percent,
 	"abstime":       absTime,
 	"isotime":       isoTime,
@@ -127,6 +128,22 @@ func severityLabel(s pb.Severity) string {
 
 func severityClass(s pb.Severity) string {
 	return "sev-" + strings.ToLower(severityLabel(s))
+}
+
+// bandClass maps a score band to a fixed class (bands are computed by the collector, but the
+// class attribute still only ever carries one of these words).
+func bandClass(b string) string {
+	switch b {
+	case "critical":
+		return "sev-critical"
+	case "high":
+		return "sev-high"
+	case "medium":
+		return "sev-medium"
+	case "low":
+		return "sev-low"
+	}
+	return "sev-unknown"
 }
 
 // percent renders a 0..1 confidence; out-of-range values (agents are untrusted) are clamped.

@@ -24,11 +24,18 @@ type ActivityConfig struct {
 	// is anomalous (default 0.35: a day worker's late evenings stay under 0.05; a night shift
 	// of 22:00-06:00 puts 0.75 there).
 	NightShare float64
+	// ElsewhereHours and ElsewhereShare catch a working day kept in another zone that does
+	// not reach far into the local night (Seoul's 09:00-18:00 is 18:00-03:00 in Chicago): the
+	// profile is also anomalous when the best-fitting offset lies ElsewhereHours or more from
+	// the laptop's own (default 6), holds ElsewhereShare of the activity (default 0.75), and
+	// the laptop's own working day holds at most half of it.
+	ElsewhereHours int
+	ElsewhereShare float64
 }
 
 // DefaultActivityConfig returns the defaults.
 func DefaultActivityConfig() ActivityConfig {
-	return ActivityConfig{MinDays: 7, NightStart: 0, NightEnd: 6, MinActiveMinutes: 600, NightShare: 0.35}
+	return ActivityConfig{MinDays: 7, NightStart: 0, NightEnd: 6, MinActiveMinutes: 600, NightShare: 0.35, ElsewhereHours: 6, ElsewhereShare: 0.75}
 }
 
 // ActivityResult is the reading of an activity profile.
@@ -52,8 +59,13 @@ type ActivityResult struct {
 	LocalHistogram [24]float64
 	// Enough says there were at least MinDays days and MinActiveMinutes minutes.
 	Enough bool
-	// Anomalous says Enough and NightShare >= the configured NightShare.
+	// OwnDayShare is the share of activity inside 08:00-18:59 on the laptop's own clock.
+	OwnDayShare float64
+	// Anomalous says Enough and NightShare >= the configured NightShare, or Elsewhere.
 	Anomalous bool
+	// Elsewhere says the activity fits a working day ElsewhereHours or more away from the
+	// laptop's zone, and not the laptop's own.
+	Elsewhere bool
 	// Reason says in words why Enough or Anomalous is what it is.
 	Reason string
 }
@@ -98,8 +110,8 @@ const (
 //     an exact tie goes to the offset nearest the laptop's own. OffsetRangeSeconds spans
 //     the tied offsets that are contiguous with the winner.
 //
-// Enough needs Days ≥ MinDays and T ≥ MinActiveMinutes; Anomalous needs Enough and
-// NightShare ≥ the NightShare threshold. Known=false in the report changes nothing here: the
+// Enough needs Days ≥ MinDays and T ≥ MinActiveMinutes; Anomalous needs Enough and either
+// NightShare ≥ the NightShare threshold or Elsewhere (see ActivityConfig). Known=false in the report changes nothing here: the
 // caller decides whether to trust a profile whose timer is failing now. The input is
 // untrusted; malformed days are skipped and said in Reason. Cost: O(days × 24).
 func AnalyzeActivity(a *pb.Activity, offsetSeconds int32, cfg ActivityConfig) ActivityResult {
@@ -144,6 +156,11 @@ func AnalyzeActivity(a *pb.Activity, offsetSeconds int32, cfg ActivityConfig) Ac
 			}
 		}
 		r.NightShare = night / total
+		var day float64
+		for l := 8; l <= 18; l++ {
+			day += r.LocalHistogram[l]
+		}
+		r.OwnDayShare = day / total
 		r.BestOffsetSeconds, r.BestOffsetShare, r.OffsetRangeSeconds = bestOffset(utc, total, offsetSeconds)
 	}
 	if r.Days > 0 {
@@ -162,10 +179,22 @@ func AnalyzeActivity(a *pb.Activity, offsetSeconds int32, cfg ActivityConfig) Ac
 		r.Reason = fmt.Sprintf("not enough activity to judge: %d days (need %d), %d active minutes (need %d)%s",
 			r.Days, cfg.MinDays, r.ActiveMinutes, cfg.MinActiveMinutes, malformed)
 	default:
-		r.Anomalous = r.NightShare >= cfg.NightShare
+		shift := (r.BestOffsetSeconds - offsetSeconds) / 3600
+		if shift < 0 {
+			shift = -shift
+		}
+		if shift > 12 {
+			shift = 24 - shift
+		}
+		ownTied := offsetSeconds >= r.OffsetRangeSeconds[0] && offsetSeconds <= r.OffsetRangeSeconds[1]
+		r.Elsewhere = int(shift) >= cfg.ElsewhereHours && !ownTied && r.BestOffsetShare >= cfg.ElsewhereShare && r.OwnDayShare <= 0.5
+		r.Anomalous = r.NightShare >= cfg.NightShare || r.Elsewhere
 		verdict := "under"
-		if r.Anomalous {
+		if r.NightShare >= cfg.NightShare {
 			verdict = "at or over"
+		}
+		if r.Elsewhere {
+			malformed = fmt.Sprintf("; only %.0f%% falls in the laptop's own working day", 100*r.OwnDayShare) + malformed
 		}
 		r.Reason = fmt.Sprintf("%.0f%% of %d active minutes over %d days fell in local night %02d:00-%02d:59 (UTC%s), %s the %.0f%% threshold; "+
 			"%.0f%% fits a working day at UTC%s (UTC%s to UTC%s fit as well)%s",
@@ -189,6 +218,12 @@ func activityDefaults(c ActivityConfig) ActivityConfig {
 	}
 	if c.NightStart < 0 || c.NightStart > 23 || c.NightEnd < 0 || c.NightEnd > 24 || c.NightStart == c.NightEnd {
 		c.NightStart, c.NightEnd = d.NightStart, d.NightEnd
+	}
+	if c.ElsewhereHours <= 0 || c.ElsewhereHours > 12 {
+		c.ElsewhereHours = d.ElsewhereHours
+	}
+	if c.ElsewhereShare <= 0 || c.ElsewhereShare > 1 || math.IsNaN(c.ElsewhereShare) {
+		c.ElsewhereShare = d.ElsewhereShare
 	}
 	return c
 }

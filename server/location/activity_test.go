@@ -375,3 +375,24 @@ func FuzzAnalyzeActivity(f *testing.F) {
 		}
 	})
 }
+
+// A Seoul working day on a Chicago laptop reaches only three hours into the local night
+// (18:00-03:00 local): under the night threshold, but it fits a day nine hours away and not the
+// laptop's own, so it is anomalous. A contractor working 12:00-22:00 local is not.
+func TestActivityWorkingDayElsewhere(t *testing.T) {
+	chicago, seoul := mustZone(t, "America/Chicago"), mustZone(t, "Asia/Seoul")
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	seoulDay := simWorker{start: start, days: 14, awake: func(time.Time) bool { return true },
+		busy: func(t time.Time) bool {
+			return weekday(t, seoul) && between(t, seoul, 9, 18) && !between(t, seoul, 12, 13)
+		}}
+	r := AnalyzeActivity(seoulDay.run(t), localOffset(chicago, start), DefaultActivityConfig())
+	if !r.Anomalous || !r.Elsewhere || r.OwnDayShare > 0.5 || r.BestOffsetSeconds != 9*3600 {
+		t.Fatalf("Seoul day on a Chicago laptop: %+v", r)
+	}
+	late := simWorker{start: start, days: 14, awake: func(time.Time) bool { return true },
+		busy: func(t time.Time) bool { return weekday(t, chicago) && between(t, chicago, 12, 22) }}
+	if r := AnalyzeActivity(late.run(t), localOffset(chicago, start), DefaultActivityConfig()); r.Anomalous || r.Elsewhere {
+		t.Fatalf("late worker: %+v", r)
+	}
+}

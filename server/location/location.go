@@ -262,10 +262,12 @@ func (a *analysis) egressCountry() {
 	declared, _, _ := a.declared()
 	switch {
 	case a.egress.Country == "KP":
-		a.add("location.egress_country", "egress", pb.Severity_SEVERITY_CRITICAL, 0.9, "Connects from North Korea", ev)
+		a.add("location.egress_country", "egress", pb.Severity_SEVERITY_CRITICAL, 0.95, "Connects from North Korea", ev)
 	case a.highRisk(a.egress.Country):
+		// Country geolocation of a network that is not a VPN or hosting exit is right for the
+		// great majority of addresses: the laptop is there.
 		ev["declared_country"] = declared
-		a.add("location.egress_country", "egress", pb.Severity_SEVERITY_HIGH, 0.7,
+		a.add("location.egress_country", "egress", pb.Severity_SEVERITY_HIGH, 0.85,
 			fmt.Sprintf("Connects from %s (%s)", CountryName(a.egress.Country), a.egress.Country), ev)
 	case declared != "" && declared != a.egress.Country:
 		ev["declared_country"] = declared
@@ -377,8 +379,12 @@ func (a *analysis) activity() {
 		sev, conf = pb.Severity_SEVERITY_INFO, 0.2
 		ev["declared_night_shift"] = "true"
 	}
-	a.add("location.activity_hours", "night", sev, conf,
-		fmt.Sprintf("Used at night in its own zone (%.0f%% of activity); fits a working day at %s", 100*r.NightShare, FormatOffset(r.BestOffsetSeconds)), ev)
+	ev["own_day_share"] = strconv.FormatFloat(r.OwnDayShare, 'f', 2, 64)
+	title := fmt.Sprintf("Used at night in its own zone (%.0f%% of activity); fits a working day at %s", 100*r.NightShare, FormatOffset(r.BestOffsetSeconds))
+	if r.Elsewhere && r.NightShare < activityDefaults(a.cfg.Activity).NightShare {
+		title = fmt.Sprintf("Used on another zone's working day: fits %s, only %.0f%% in its own zone's working day", FormatOffset(r.BestOffsetSeconds), 100*r.OwnDayShare)
+	}
+	a.add("location.activity_hours", "night", sev, conf, title, ev)
 }
 
 // histogram renders 24 hourly averages as minutes, "h:m" pairs for hours with activity.

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,9 +27,11 @@ import (
 	"github.com/farmwatch/farmwatch/server/account"
 	"github.com/farmwatch/farmwatch/server/collector"
 	"github.com/farmwatch/farmwatch/server/console"
+	"github.com/farmwatch/farmwatch/server/eval"
 	"github.com/farmwatch/farmwatch/server/geoip"
 	"github.com/farmwatch/farmwatch/server/location"
 	"github.com/farmwatch/farmwatch/server/pki"
+	"github.com/farmwatch/farmwatch/server/policy"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
@@ -50,6 +51,12 @@ Usage:
   farmwatch-server geoip [--json] [--dir DIR] [--country FILE] [--asn FILE] IP...
   farmwatch-server people import [--data DIR] FILE.csv
   farmwatch-server people list [--data DIR] [--json]
+  farmwatch-server device set-group [--data DIR] DEVICE_ID GROUP
+  farmwatch-server clusters [--data DIR] [--json]
+  farmwatch-server policy show [--data DIR] [--default]
+  farmwatch-server policy check FILE
+  farmwatch-server policy history [--data DIR] [--json]
+  farmwatch-server eval --scenarios DIR [--json] [--policy FILE]
   farmwatch-server version
 
 The data directory holds the database (farmwatch.db) and the collector CA (ca.pem, ca-key.pem).
@@ -94,6 +101,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return geoip.Command(args[1:], stdout, stderr, defaultGeoDir(defaultDataDir()))
 	case args[0] == "people" && sub == "import":
 		err = cmdPeopleImport(ctx, args[2:], stdout, stderr)
+	case args[0] == "device" && sub == "set-group":
+		err = cmdDeviceSetGroup(ctx, args[2:], stdout, stderr)
+	case args[0] == "clusters":
+		err = cmdClusters(ctx, args[1:], stdout, stderr)
+	case args[0] == "policy" && sub == "show":
+		err = cmdPolicyShow(ctx, args[2:], stdout, stderr)
+	case args[0] == "policy" && sub == "check":
+		err = cmdPolicyCheck(args[2:], stdout, stderr)
+	case args[0] == "policy" && sub == "history":
+		err = cmdPolicyHistory(ctx, args[2:], stdout, stderr)
+	case args[0] == "eval":
+		return eval.Command(args[1:], stdout, stderr)
 	case args[0] == "people" && sub == "list":
 		err = cmdPeopleList(ctx, args[2:], stdout, stderr)
 	case args[0] == "version" || args[0] == "--version":
@@ -189,26 +208,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
 	geoASN := f.String("geoip-asn", "", "a MaxMind-format ASN database to use instead (e.g. GeoLite2-ASN.mmdb)")
 	here := f.String("collector-location", "", "LAT,LON of the collector (degrees), for the round-trip bound; unset turns it off")
-	var corp multiFlag
-	f.Var(&corp, "corporate-egress", "CIDR of the company's own egress (VPN, offices); repeatable")
+	policyFile := f.String("policy", "", "scoring policy YAML, watched and reloaded on change (default: DATA/policy.yaml when present, else the built-in policy)")
 	verbose := f.Bool("v", false, "debug logging")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	locCfg := location.DefaultConfig()
+	var collectorAt *location.Coordinates
 	if *here != "" {
 		c, err := parseCoordinates(*here)
 		if err != nil {
 			return usageError{fmt.Errorf("--collector-location: %w", err)}
 		}
-		locCfg.Collector = &c
+		collectorAt = &c
 	}
-	for _, c := range corp {
-		p, err := netip.ParsePrefix(strings.TrimSpace(c))
-		if err != nil {
-			return usageError{fmt.Errorf("--corporate-egress %q: not a CIDR like 203.0.113.0/24", c)}
-		}
-		locCfg.CorporateEgress = append(locCfg.CorporateEgress, p.Masked())
+	pol, polPath, err := loadPolicy(*f.data, *policyFile)
+	if err != nil {
+		return err
 	}
 	lvl := slog.LevelInfo
 	if *verbose {
@@ -239,7 +254,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		log.Warn("geolocation disabled: egress and remote-peer country signals are off", "reason", geoDisabled)
 	}
-	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Location: &locCfg})
+	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Policy: pol, CollectorAt: collectorAt})
 	if err != nil {
 		return err
 	}
@@ -272,6 +287,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(col.Listen(gl)) }()
 	go col.WatchLocations(ctx)
+	go col.WatchFleet(ctx, 5*time.Minute)
+	if err := col.SetPolicy(ctx, pol, "serve"); err != nil {
+		return err
+	}
+	if polPath != "" {
+		go policy.Watch(ctx, polPath, 5*time.Second, func(p *policy.Policy) error { return col.SetPolicy(ctx, p, "file:"+polPath) }, log)
+	}
 	go func() { errc <- hs.Serve(hl) }()
 	go func() { // expired console sessions are deleted, not just ignored
 		t := time.NewTicker(10 * time.Minute)
@@ -326,8 +348,12 @@ func randomID(prefix string, n int) (string, error) {
 func cmdSecretCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("enroll-secret create", stderr)
 	name := f.String("name", "", "a name to recognise the secret by (default: generated)")
+	group := f.String("group", "", "device group given to the devices it enrolls (policy sanctions tools per group)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
+	}
+	if !validGroup(*group) {
+		return usageError{errors.New("--group: up to 64 letters, digits, '.', '_' or '-'")}
 	}
 	st, err := openStore(ctx, *f.data, nil, true)
 	if err != nil {
@@ -349,7 +375,7 @@ func cmdSecretCreate(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	secret := "fwe_" + base64.RawURLEncoding.EncodeToString(raw)
-	if err := st.CreateEnrollSecret(ctx, store.EnrollSecret{ID: id, Name: *name, Hash: collector.HashSecret(secret), CreatedAt: time.Now(), CreatedBy: "cli"}); err != nil {
+	if err := st.CreateEnrollSecret(ctx, store.EnrollSecret{ID: id, Name: *name, Hash: collector.HashSecret(secret), CreatedAt: time.Now(), CreatedBy: "cli", Group: *group}); err != nil {
 		return err
 	}
 	_ = st.Audit(ctx, store.AuditEntry{At: time.Now(), Actor: "cli", Action: "enroll_secret.create", Target: id, Detail: *name})
@@ -453,20 +479,24 @@ func cmdDevices(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Reports         int       `json:"reports"`
 		Findings        int       `json:"findings"`
 		Revoked         bool      `json:"revoked"`
+		Group           string    `json:"group,omitempty"`
+		Score           float64   `json:"score"`
+		Band            string    `json:"band"`
+		PolicyVersion   string    `json:"policy_version,omitempty"`
 		LocationNotes   []string  `json:"location_notes,omitempty"`
 	}
 	rows := []row{}
 	for _, d := range devs {
 		rows = append(rows, row{d.ID, d.Hostname, d.OS, d.OSVersion, d.AgentVersion, d.EnrolledAt, d.LastSeen, d.LastAddress,
-			d.HighestSequence, d.Reports, d.FindingsCount, !d.RevokedAt.IsZero(), d.LocationNotes})
+			d.HighestSequence, d.Reports, d.FindingsCount, !d.RevokedAt.IsZero(), d.Group, d.Score, d.Band, d.PolicyVersion, d.LocationNotes})
 	}
 	if *asJSON {
 		return writeJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tLAST SEEN\tREPORTS\tFINDINGS")
+	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tLAST SEEN\tREPORTS\tFINDINGS\tSCORE\tBAND")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%d\t%d\n", r.ID, r.Hostname, r.OS, r.OSVersion, r.LastSeen.Local().Format(time.DateTime), r.Reports, r.Findings)
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%d\t%d\t%.1f\t%s\n", r.ID, r.Hostname, r.OS, r.OSVersion, r.LastSeen.Local().Format(time.DateTime), r.Reports, r.Findings, r.Score, r.Band)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
