@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/policy"
+	"github.com/farmwatch/farmwatch/server/score"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
@@ -409,4 +412,35 @@ func TestDevicePageLocation(t *testing.T) {
 		}
 	}
 	assertNoRawMarkup(t, r.Body)
+}
+
+// The score and its breakdown, as the collector stored them, on the list and the device page.
+func TestDeviceScoreAndBreakdown(t *testing.T) {
+	h := newHarness(t, false)
+	c := h.signedIn()
+	h.enroll(deviceID, "laptop-enrolled", "linux", t0.Add(-48*time.Hour))
+	h.ingest(deviceID, hostileReport(1, t0.Add(-2*time.Hour)), t0.Add(-2*time.Hour))
+	ctx := context.Background()
+	fs, _ := h.store.Findings(ctx, deviceID)
+	r := score.Score(policy.Default(), score.Device{ID: deviceID, Findings: fs}, t0)
+	b, _ := json.Marshal(r)
+	if err := h.store.SetScore(ctx, deviceID, store.Score{Value: r.Score, Band: r.Band, Breakdown: b, PolicyVersion: r.PolicyVersion, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	page := h.get(c, "/devices/"+deviceID)
+	for _, want := range []string{
+		`<h2>Score</h2>`,
+		fmt.Sprintf(`<span class="badge sev-%s">%.1f · %s</span>`, r.Band, r.Score, r.Band),
+		`policy <code>` + r.PolicyVersion + `</code>`,
+		`<td><code>` + r.Contributions[0].Signal + `</code></td>`,
+	} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("device page lacks %q", want)
+		}
+	}
+	assertNoRawMarkup(t, page.Body)
+	list := h.get(c, "/devices?sort=score")
+	if !strings.Contains(list.Body, fmt.Sprintf(`<span class="badge sev-%s">%.0f %s</span>`, r.Band, r.Score, r.Band)) {
+		t.Errorf("device list lacks the score badge:\n%s", list.Body)
+	}
 }
