@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/farmwatch/farmwatch/platform/usb/sysfstest"
@@ -314,13 +313,4 @@ func (m machine) hardware(tr *sysfstest.Tree, edidDir string) error {
 		return err
 	}
 	return display("HDMI-A-1", m.edid)
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
