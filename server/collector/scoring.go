@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/farmwatch/farmwatch/server/fleet"
@@ -26,11 +27,18 @@ func (c *Collector) SetPolicy(ctx context.Context, p *policy.Policy, actor strin
 	if err := c.store.SavePolicy(ctx, store.PolicyRecord{Version: p.Version(), Content: p.Source(), CreatedAt: now, CreatedBy: actor, ActivatedAt: now}); err != nil {
 		return fmt.Errorf("record policy: %w", err)
 	}
-	prev := "none"
+	prev, detail := "none", "first policy"
 	if old := c.policy.Load(); old != nil {
 		prev = old.Version()
+		detail = "previous " + prev
+		if ch := policy.Changes(old, p); len(ch) > 0 {
+			detail += ": " + strings.Join(ch, "; ")
+		}
 	}
-	_ = c.store.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "policy.activate", Target: p.Version(), Detail: "previous " + prev})
+	if len(detail) > 4000 {
+		detail = detail[:4000] + "…"
+	}
+	_ = c.store.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "policy.activate", Target: p.Version(), Detail: detail})
 	c.policy.Store(p)
 	c.applyLocation(p)
 	c.log.Info("policy in force", "version", p.Version(), "previous", prev, "by", actor)
@@ -163,13 +171,21 @@ func fleetConfig(p *policy.Policy) fleet.Config {
 	return fleet.Config{Window: p.Fleet.Window, MinMembers: p.Fleet.MinMembers, CorporateEgress: p.CorporateEgress, IgnoreValues: p.Fleet.IgnoreValues}
 }
 
-// WatchFleet correlates the fleet every interval until ctx ends.
+// WatchFleet correlates the fleet every interval until ctx ends, and rescores every device
+// hourly (findings decay with time even when nothing new arrives).
 func (c *Collector) WatchFleet(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	lastRescore := c.now()
 	for {
 		if err := c.Correlate(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("fleet correlation", "err", err)
+		}
+		if c.now().Sub(lastRescore) >= time.Hour {
+			lastRescore = c.now()
+			if _, err := c.RescoreAll(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("hourly rescore", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
