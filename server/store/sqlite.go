@@ -453,15 +453,16 @@ func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr 
 
 const deviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,
 	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at, location_notes,
-	device_group, score, band, breakdown, policy_version, scored_at`
+	device_group, score, band, breakdown, policy_version, scored_at, triage_state, triage_reason, triage_assignee, triage_by, triage_at`
 
 func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 	var d Device
 	var macs, notes, breakdown string
-	var enrolled, last, revoked, scored int64
+	var enrolled, last, revoked, scored, triaged int64
 	err := sc.Scan(&d.ID, &d.Hostname, &d.OS, &d.Platform, &d.OSVersion, &d.KernelVersion, &d.Arch, &d.HardwareUUID, &d.SerialNumber,
 		&d.MachineID, &macs, &d.AgentVersion, &enrolled, &d.EnrollSecret, &last, &d.LastAddress, &d.HighestSequence, &d.Reports,
-		&d.FindingsCount, &revoked, &notes, &d.Group, &d.Score, &d.Band, &breakdown, &d.PolicyVersion, &scored)
+		&d.FindingsCount, &revoked, &notes, &d.Group, &d.Score, &d.Band, &breakdown, &d.PolicyVersion, &scored,
+		&d.Triage.State, &d.Triage.Reason, &d.Triage.Assignee, &d.Triage.By, &triaged)
 	if err != nil {
 		return d, err
 	}
@@ -471,6 +472,7 @@ func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 		d.Breakdown = []byte(breakdown)
 	}
 	d.ScoredAt = fromMS(scored)
+	d.Triage.At = fromMS(triaged)
 	d.EnrolledAt, d.LastSeen, d.RevokedAt = fromMS(enrolled), fromMS(last), fromMS(revoked)
 	return d, nil
 }
@@ -504,6 +506,39 @@ func (s *SQLite) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, er
 	if f.OS != "" {
 		where = append(where, `os = ?`)
 		args = append(args, f.OS)
+	}
+	if f.Band != "" {
+		where = append(where, `band = ?`)
+		args = append(args, f.Band)
+	}
+	if f.MinBand != "" {
+		bands := map[string][]any{"low": {"low", "medium", "high", "critical"}, "medium": {"medium", "high", "critical"}, "high": {"high", "critical"}, "critical": {"critical"}}[f.MinBand]
+		if bands == nil {
+			return nil, 0, fmt.Errorf("unknown band %q", f.MinBand)
+		}
+		where = append(where, `band IN (`+strings.TrimSuffix(strings.Repeat("?,", len(bands)), ",")+`)`)
+		args = append(args, bands...)
+	}
+	if f.Signal != "" {
+		if fam, ok := strings.CutSuffix(f.Signal, ".*"); ok {
+			where = append(where, `id IN (SELECT device_id FROM findings WHERE signal LIKE ? ESCAPE '\')`)
+			args = append(args, strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(fam)+".%")
+		} else {
+			where = append(where, `id IN (SELECT device_id FROM findings WHERE signal = ?)`)
+			args = append(args, f.Signal)
+		}
+	}
+	if f.Group != "" {
+		where = append(where, `device_group = ?`)
+		args = append(args, f.Group)
+	}
+	if f.Triage != "" {
+		where = append(where, `triage_state = ?`)
+		args = append(args, f.Triage)
+	}
+	if !f.SeenSince.IsZero() {
+		where = append(where, `last_seen >= ?`)
+		args = append(args, ms(f.SeenSince))
 	}
 	cond := ""
 	if len(where) > 0 {

@@ -108,6 +108,20 @@ type Store interface {
 	SavePolicy(ctx context.Context, p PolicyRecord) error
 	// Policies lists the policy history, newest activation first.
 	Policies(ctx context.Context, limit int) ([]PolicyRecord, error)
+
+	SetTriage(ctx context.Context, deviceID string, t Triage) error
+	AddNote(ctx context.Context, n Note) (Note, error)
+	Notes(ctx context.Context, deviceID string) ([]Note, error)
+	// Reports lists a device's stored reports, newest first.
+	Reports(ctx context.Context, deviceID string, limit int) ([]ReportSummary, error)
+	// Overview aggregates the fleet; signals are counted over the last days.
+	Overview(ctx context.Context, now time.Time, days int) (Overview, error)
+
+	CreateAPIToken(ctx context.Context, t APIToken) error
+	// APITokenByHash finds a live (not revoked) token by the SHA-256 of its value and notes its use.
+	APITokenByHash(ctx context.Context, hash []byte, now time.Time) (APIToken, error)
+	APITokens(ctx context.Context) ([]APIToken, error)
+	RevokeAPIToken(ctx context.Context, idOrName string, at time.Time) error
 }
 
 // Detectors of the findings the collector derives itself.
@@ -245,6 +259,77 @@ type Device struct {
 	Breakdown     []byte
 	PolicyVersion string
 	ScoredAt      time.Time
+	Triage        Triage
+}
+
+// Triage states of a device, as analysts set them.
+const (
+	TriageNew           = "new"
+	TriageInvestigating = "investigating"
+	TriageConfirmedFarm = "confirmed_farm"
+	TriageBenign        = "benign"
+)
+
+// ValidTriage says whether s is a triage state.
+func ValidTriage(s string) bool {
+	return s == TriageNew || s == TriageInvestigating || s == TriageConfirmedFarm || s == TriageBenign
+}
+
+// Triage is where an analyst has got with a device.
+type Triage struct {
+	State    string
+	Reason   string
+	Assignee string
+	By       string
+	At       time.Time
+}
+
+// Note is an analyst's note on a device.
+type Note struct {
+	ID       int64
+	DeviceID string
+	At       time.Time
+	Author   string
+	Body     string
+}
+
+// APIToken is a bearer token for the REST API. Only the hash of its value is stored.
+type APIToken struct {
+	ID        string
+	Name      string
+	Hash      []byte
+	Role      string
+	CreatedAt time.Time
+	CreatedBy string
+	LastUsed  time.Time
+	RevokedAt time.Time
+}
+
+// ReportSummary is one stored report, without its body.
+type ReportSummary struct {
+	Sequence uint64
+	Created  time.Time
+	Received time.Time
+	Address  string
+	Findings int
+}
+
+// Overview is the fleet at a glance.
+type Overview struct {
+	Devices     int
+	ByBand      map[string]int // "" = not scored yet
+	ByTriage    map[string]int
+	ScoreBins   [10]int // devices per score decile: 0-9.9, 10-19.9, ... 90-100
+	Clusters    int
+	Signals     []SignalDay // findings first seen per day and signal, over the window asked
+	NewestHigh  []Device    // newest high and critical devices by score time
+}
+
+// SignalDay counts findings of a signal first seen on a day (UTC).
+type SignalDay struct {
+	Day    time.Time
+	Signal string
+	Count  int
 }
 
 // Enrollment is a device with the certificate just issued to it.
@@ -282,8 +367,14 @@ type IngestResult struct {
 
 // DeviceFilter selects and orders devices for listings.
 type DeviceFilter struct {
-	Search string // substring of id, hostname, serial or address
-	OS     string
+	Search    string // substring of id, hostname, serial or address
+	OS        string
+	Band      string    // low, medium, high, critical; "" any
+	MinBand   string    // this band or above
+	Signal    string    // has a current finding of this signal (or family with ".*")
+	Group     string    // device group
+	Triage    string    // triage state
+	SeenSince time.Time // last seen at or after
 	Sort   string // "last_seen" (default), "hostname", "findings", "enrolled"
 	Desc   bool
 	Limit  int // default 50, at most 1000
