@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -57,6 +58,9 @@ Usage:
   farmwatch-server policy check FILE
   farmwatch-server policy history [--data DIR] [--json]
   farmwatch-server eval --scenarios DIR [--json] [--policy FILE]
+  farmwatch-server token create [--data DIR] [--name NAME] [--role viewer|analyst|admin]
+  farmwatch-server token list [--data DIR] [--json]
+  farmwatch-server token revoke [--data DIR] ID|NAME
   farmwatch-server version
 
 The data directory holds the database (farmwatch.db) and the collector CA (ca.pem, ca-key.pem).
@@ -103,6 +107,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdPeopleImport(ctx, args[2:], stdout, stderr)
 	case args[0] == "device" && sub == "set-group":
 		err = cmdDeviceSetGroup(ctx, args[2:], stdout, stderr)
+	case args[0] == "token" && sub == "create":
+		err = cmdTokenCreate(ctx, args[2:], stdout, stderr)
+	case args[0] == "token" && sub == "list":
+		err = cmdTokenList(ctx, args[2:], stdout, stderr)
+	case args[0] == "token" && sub == "revoke":
+		err = cmdTokenRevoke(ctx, args[2:], stdout, stderr)
 	case args[0] == "clusters":
 		err = cmdClusters(ctx, args[1:], stdout, stderr)
 	case args[0] == "policy" && sub == "show":
@@ -200,7 +210,10 @@ func openStore(ctx context.Context, dir string, log *slog.Logger, create bool) (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("serve", stderr)
 	grpcAddr := f.String("grpc-listen", "127.0.0.1:7443", "agent gRPC listener (TLS)")
-	httpAddr := f.String("http-listen", "127.0.0.1:7080", "console HTTP listener; keep it on loopback unless behind a TLS proxy")
+	httpAddr := f.String("http-listen", "127.0.0.1:7080", "console and API listener")
+	consoleTLSMode := f.String("console-tls", "auto", "serve the console over HTTPS: auto (unless it listens on loopback only), on, off")
+	consoleCert := f.String("console-cert", "", "console certificate (PEM); default: one issued by the collector CA")
+	consoleKey := f.String("console-key", "", "console certificate's private key (PEM)")
 	var names multiFlag
 	f.Var(&names, "server-name", "host name or address agents use to reach the collector (repeatable; goes into its certificate)")
 	certTTL := f.Duration("cert-ttl", 7*24*time.Hour, "lifetime of device certificates")
@@ -273,12 +286,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("gRPC listener: %w", err)
 	}
+	chosts := hosts
+	if h, _, err := net.SplitHostPort(*httpAddr); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+		chosts = append(chosts, h)
+	}
+	ctls, err := consoleTLS(*consoleTLSMode, *httpAddr, *consoleCert, *consoleKey, ca, chosts, time.Now())
+	if err != nil {
+		gl.Close()
+		return err
+	}
 	hl, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		gl.Close()
 		return fmt.Errorf("console listener: %w", err)
 	}
-	con, err := console.New(console.Options{Store: st, Logger: log, Agents: col})
+	scheme := "http"
+	if ctls != nil {
+		hl, scheme = tls.NewListener(hl, ctls), "https"
+	}
+	con, err := console.New(console.Options{Store: st, Logger: log, Agents: col, SecureCookies: ctls != nil})
 	if err != nil {
 		return err
 	}
@@ -311,8 +337,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}()
-	log.Info("collector serving", "version", version, "grpc", gl.Addr().String(), "console", "http://"+hl.Addr().String(), "data", *f.data)
-	fmt.Fprintf(stdout, "grpc %s\nconsole http://%s\n", gl.Addr(), hl.Addr())
+	log.Info("collector serving", "version", version, "grpc", gl.Addr().String(), "console", scheme+"://"+hl.Addr().String(), "data", *f.data)
+	fmt.Fprintf(stdout, "grpc %s\nconsole %s://%s\n", gl.Addr(), scheme, hl.Addr())
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
