@@ -59,6 +59,8 @@ type Options struct {
 	Policy *policy.Policy
 	// CollectorAt is where the collector stands, for the round-trip bound (nil: bound off).
 	CollectorAt *location.Coordinates
+	// OnEvent hears band changes and new clusters (exports); nil drops them. It must not block.
+	OnEvent func(Event)
 	// RTTWindow is how long the smallest measured round trip is kept (default 7 days).
 	RTTWindow time.Duration
 }
@@ -82,6 +84,8 @@ type Collector struct {
 	policy      atomic.Pointer[policy.Policy]
 	correlateMu sync.Mutex
 	collectorAt *location.Coordinates
+	onEvent     func(Event)
+	stats       counters
 	rttWindow   time.Duration
 	trackers    []*connTracker
 
@@ -120,7 +124,7 @@ func New(o Options) (*Collector, error) {
 		o.GeoDisabled = "no geolocation database configured"
 	}
 	c := &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
-		catalogDoc: o.Catalog, catalogVersion: cat.Version, geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt}
+		catalogDoc: o.Catalog, catalogVersion: cat.Version, geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent}
 	c.policy.Store(o.Policy)
 	c.applyLocation(o.Policy)
 	return c, nil
@@ -271,11 +275,13 @@ func (c *Collector) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.Enro
 	addr := remoteAddr(ctx)
 	secret := req.GetEnrollSecret()
 	if secret == "" || len(secret) > 256 {
+		c.stats.enrollRefused.Add(1)
 		c.log.Warn("enrollment refused", "reason", "missing or oversized secret", "addr", addr)
 		return nil, status.Error(codes.PermissionDenied, "invalid enroll secret")
 	}
 	es, err := c.store.EnrollSecretByHash(ctx, HashSecret(secret))
 	if errors.Is(err, store.ErrNotFound) {
+		c.stats.enrollRefused.Add(1)
 		c.log.Warn("enrollment refused", "reason", "unknown enroll secret", "addr", addr)
 		return nil, status.Error(codes.PermissionDenied, "invalid enroll secret")
 	}
@@ -284,10 +290,12 @@ func (c *Collector) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.Enro
 		return nil, status.Error(codes.Unavailable, "collector store unavailable")
 	}
 	if !es.Active() {
+		c.stats.enrollRefused.Add(1)
 		c.log.Warn("enrollment refused", "reason", "revoked enroll secret", "secret", es.Name, "addr", addr)
 		return nil, status.Error(codes.PermissionDenied, "enroll secret revoked")
 	}
 	if err := validateIdentity(req.GetHardware()); err != nil {
+		c.stats.enrollRefused.Add(1)
 		c.log.Warn("enrollment refused", "reason", err, "addr", addr)
 		return nil, status.Errorf(codes.InvalidArgument, "hardware identity: %v", err)
 	}
@@ -296,6 +304,7 @@ func (c *Collector) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.Enro
 	}
 	csr, err := pki.ParseCSR(req.GetCsrDer())
 	if err != nil {
+		c.stats.enrollRefused.Add(1)
 		c.log.Warn("enrollment refused", "reason", err, "addr", addr)
 		return nil, status.Errorf(codes.InvalidArgument, "csr: %v", err)
 	}
@@ -320,6 +329,7 @@ func (c *Collector) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.Enro
 		Certificate: certRecord(cert, id, now),
 	})
 	if errors.Is(err, store.ErrRevoked) {
+		c.stats.enrollRefused.Add(1)
 		c.log.Warn("enrollment refused", "reason", "device revoked", "device", id, "addr", addr)
 		return nil, status.Error(codes.PermissionDenied, "this device is revoked")
 	}
@@ -327,6 +337,7 @@ func (c *Collector) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.Enro
 		c.log.Error("store enrollment", "err", err, "device", id)
 		return nil, status.Error(codes.Unavailable, "collector store unavailable")
 	}
+	c.stats.enrolled.Add(1)
 	c.log.Info("device enrolled", "device", id, "hostname", hw.GetHostname(), "secret", es.Name, "addr", addr, "not_after", cert.NotAfter)
 	return &pb.EnrollResponse{
 		DeviceId:          id,
@@ -380,6 +391,7 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 	id, _ := DeviceFromContext(ctx)
 	rep := req.GetReport()
 	if err := ValidateReport(rep); err != nil {
+		c.stats.reportsRefused.Add(1)
 		c.log.Warn("report refused", "device", id, "sequence", rep.GetSequence(), "reason", err)
 		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
 	}
@@ -399,11 +411,15 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 	}
 	switch {
 	case res.Duplicate:
+		c.stats.reportsDuplicate.Add(1)
 		c.log.Info("replayed report acknowledged without storing", "device", id, "sequence", rep.GetSequence())
 	case res.GapBefore > 0:
 		c.log.Warn("sequence gap", "device", id, "sequence", rep.GetSequence(), "missing", res.GapBefore)
 	default:
 		c.log.Debug("report stored", "device", id, "sequence", rep.GetSequence(), "findings", len(rep.GetFindings()))
+	}
+	if !res.Duplicate {
+		c.stats.reportsStored.Add(1)
 	}
 	if !res.Duplicate && res.HighestSequence == rep.GetSequence() {
 		// The report is committed and acknowledged whatever happens here.
@@ -424,6 +440,7 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 		c.log.Error("heartbeat", "device", id, "err", err)
 		return nil, status.Error(codes.Unavailable, "collector store unavailable")
 	}
+	c.stats.heartbeats.Add(1)
 	c.observe(ctx, id, false)
 	return &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest}, nil
 }

@@ -79,8 +79,9 @@ func (c *Collector) Rescore(ctx context.Context, id string) (score.Result, error
 	if err := c.store.SetScore(ctx, id, store.Score{Value: r.Score, Band: r.Band, Breakdown: b, PolicyVersion: r.PolicyVersion, At: now}); err != nil {
 		return r, err
 	}
-	if d.Band != "" && d.Band != r.Band {
+	if d.Band != r.Band && (d.Band != "" || r.Band == "high" || r.Band == "critical") {
 		c.log.Info("device band changed", "device", id, "hostname", d.Hostname, "from", d.Band, "to", r.Band, "score", r.Score)
+		c.emit(Event{Kind: "band_change", DeviceID: id, Hostname: d.Hostname, From: d.Band, To: r.Band, Score: r.Score})
 	}
 	return r, nil
 }
@@ -147,6 +148,16 @@ func (c *Collector) Correlate(ctx context.Context) error {
 	before, _ := c.store.Clusters(ctx)
 	if err := c.store.ReplaceFleet(ctx, out, fleet.Findings(clusters), now); err != nil {
 		return err
+	}
+	known := map[string]bool{}
+	for _, cl := range before {
+		known[cl.ID] = true
+	}
+	for i := range out {
+		if !known[out[i].ID] {
+			c.log.Info("new cluster", "cluster", out[i].ID, "members", len(out[i].Members), "kinds", out[i].Kinds)
+			c.emit(Event{Kind: "new_cluster", Cluster: &out[i]})
+		}
 	}
 	changed := map[string]bool{}
 	for _, cs := range [][]store.Cluster{before, out} {

@@ -2,8 +2,10 @@ package collector_test
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 
+	"github.com/farmwatch/farmwatch/server/collector"
 	"github.com/farmwatch/farmwatch/server/policy"
 	"github.com/farmwatch/farmwatch/server/score"
 )
@@ -12,7 +14,21 @@ import (
 // gives both fleet findings, scores them with a breakdown, and rescores on a policy change
 // that it records and audits.
 func TestEndToEndScoresClustersAndPolicy(t *testing.T) {
-	c := startCollector(t, t.TempDir(), "127.0.0.1:0")
+	var mu sync.Mutex
+	var events []collector.Event
+	c := startCollector(t, t.TempDir(), "127.0.0.1:0", func(o *collector.Options) {
+		o.OnEvent = func(e collector.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	})
+	eventOf := func(kind string) *collector.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range events {
+			if events[i].Kind == kind {
+				return &events[i]
+			}
+		}
+		return nil
+	}
 	secret := c.secret("default")
 	a, b := enrollAgent(t, c, secret), enrollAgent(t, c, secret)
 	ctx := ctxT(t)
@@ -56,6 +72,9 @@ func TestEndToEndScoresClustersAndPolicy(t *testing.T) {
 		if d2, _ := c.st.Device(ctx, a.rec.DeviceID); d2.Score <= d.Score {
 			t.Fatalf("the cluster did not raise the score: %.1f -> %.1f", d.Score, d2.Score)
 		}
+		if e := eventOf("new_cluster"); e == nil || e.Cluster == nil || e.Cluster.ID != cs[0].ID {
+			t.Fatalf("no new_cluster event: %+v", events)
+		}
 	} else {
 		t.Log("this machine's default gateway has no MAC in the neighbour table: clustering not exercised here")
 	}
@@ -72,6 +91,12 @@ func TestEndToEndScoresClustersAndPolicy(t *testing.T) {
 		d, _ := c.st.Device(ctx, b.rec.DeviceID)
 		return d.PolicyVersion == p.Version()
 	})
+	if e := eventOf("band_change"); e == nil || e.To == "" {
+		t.Fatalf("no band_change event after the bands moved: %+v", events)
+	}
+	if n := c.col.Counters()["reports_stored"]; n != 2 {
+		t.Fatalf("reports_stored = %d", n)
+	}
 	ps, _ := c.st.Policies(ctx, 10)
 	if len(ps) != 1 || ps[0].Version != p.Version() || ps[0].CreatedBy != "test" {
 		t.Fatalf("policy history = %+v", ps)
