@@ -113,57 +113,13 @@ func Run(dir string, p *policy.Policy, now time.Time) (Report, error) {
 		return Report{}, err
 	}
 	r := Report{Scenarios: dir, PolicyVersion: p.Version(), Now: now.UTC()}
-	cfg := fleet.Config{Window: p.Fleet.Window, MinMembers: p.Fleet.MinMembers, CorporateEgress: p.CorporateEgress, IgnoreValues: p.Fleet.IgnoreValues}
-	loc := p.Location()
 	for _, fl := range fleets {
-		shift := now.Sub(fl.observed)
-		days := shift.Round(24*time.Hour) / (24 * time.Hour)
-		fs := FleetSummary{Name: fl.Fleet, File: fl.path}
-		var members []fleet.Member
-		findings := map[string][]store.Finding{}
-		for _, d := range fl.devices {
-			facts := proto.Clone(d.facts).(*pb.Facts)
-			shiftActivity(facts.GetActivity(), int64(days)*86400)
-			var agent []store.Finding
-			for _, f := range d.findings {
-				src := "agent"
-				if d.typed[f] && (strings.HasPrefix(f.GetSignal(), "location.") || strings.HasPrefix(f.GetSignal(), "fleet.")) {
-					src = "collector"
-				}
-				sf := toStore(d.spec.ID, f, src, d.created.Add(shift), fl.observed.Add(shift), shift)
-				agent = append(agent, sf)
-			}
-			m := fleet.Member{DeviceID: d.spec.ID, Hostname: d.spec.Hostname, MACs: facts.GetHost().GetMacAddresses(), Facts: facts, LastSeen: fl.observed.Add(shift)}
-			var latest egress
-			for _, e := range d.egress {
-				m.Egress = append(m.Egress, store.Egress{Address: e.addr.String(), FirstSeen: e.first.Add(shift), LastSeen: e.last.Add(shift), Seen: 1,
-					Country: e.place.Country, ASN: e.place.ASN, ASOrg: e.place.ASOrg, Class: e.place.Class})
-				if e.last.After(latest.last) {
-					latest = e
-				}
-			}
-			members = append(members, m)
-			in := location.Input{Now: now, Facts: facts, AgentFindings: agent, Egress: latest.addr, Locate: locator(fl, d)}
-			if ps := d.spec.Person; ps != nil {
-				in.Person = &store.Person{EmployeeID: d.spec.ID, Country: ps.Country, TimeZone: ps.TimeZone, Languages: ps.Languages,
-					NightShift: ps.NightShift, DeviceHostname: d.spec.Hostname}
-			}
-			lr := location.Analyze(in, loc)
-			for _, f := range lr.Findings {
-				agent = append(agent, toStore(d.spec.ID, f, "collector", now, now, 0))
-			}
-			findings[d.spec.ID] = agent
-		}
-		clusters, notes := fleet.Correlate(members, cfg, now)
-		fs.Notes = notes
-		for _, c := range clusters {
+		dv := derive(fl, p, now)
+		fs := FleetSummary{Name: fl.Fleet, File: fl.path, Notes: dv.notes}
+		for _, c := range dv.clusters {
 			fs.Clusters = append(fs.Clusters, ClusterSummary{ID: c.ID, Members: c.Members, Kinds: c.Kinds})
 		}
-		for id, fsf := range fleet.Findings(clusters) {
-			for _, f := range fsf {
-				findings[id] = append(findings[id], toStore(id, f, "collector", now, now, 0))
-			}
-		}
+		findings := dv.findings
 		for _, d := range fl.devices {
 			res := score.Score(p, score.Device{ID: d.spec.ID, Group: d.spec.Group, Findings: findings[d.spec.ID]}, now)
 			dr := DeviceResult{Fleet: fl.Fleet, ID: d.spec.ID, Hostname: d.spec.Hostname, Label: d.spec.Label, Case: d.spec.Case,
@@ -181,6 +137,71 @@ func Run(dir string, p *policy.Policy, now time.Time) (Report, error) {
 	}
 	r.tally()
 	return r, nil
+}
+
+// derived is one fleet as the collector would hold it: every device's findings (the agent's,
+// and the location and fleet findings derived here), the clusters and the members.
+type derived struct {
+	findings map[string][]store.Finding
+	clusters []fleet.Cluster
+	notes    []string
+	members  []fleet.Member
+	location map[string][]string // analysis notes by device
+}
+
+// derive runs the collector's location analysis and fleet correlation over one fleet file.
+func derive(fl *fleetData, p *policy.Policy, now time.Time) derived {
+	var out derived
+	out.location = map[string][]string{}
+	cfg := fleet.Config{Window: p.Fleet.Window, MinMembers: p.Fleet.MinMembers, CorporateEgress: p.CorporateEgress, IgnoreValues: p.Fleet.IgnoreValues}
+	loc := p.Location()
+	shift := now.Sub(fl.observed)
+	days := shift.Round(24*time.Hour) / (24 * time.Hour)
+	var members []fleet.Member
+	findings := map[string][]store.Finding{}
+	for _, d := range fl.devices {
+		facts := proto.Clone(d.facts).(*pb.Facts)
+		shiftActivity(facts.GetActivity(), int64(days)*86400)
+		var agent []store.Finding
+		for _, f := range d.findings {
+			src := "agent"
+			if d.typed[f] && (strings.HasPrefix(f.GetSignal(), "location.") || strings.HasPrefix(f.GetSignal(), "fleet.")) {
+				src = "collector"
+			}
+			sf := toStore(d.spec.ID, f, src, d.created.Add(shift), fl.observed.Add(shift), shift)
+			agent = append(agent, sf)
+		}
+		m := fleet.Member{DeviceID: d.spec.ID, Hostname: d.spec.Hostname, MACs: facts.GetHost().GetMacAddresses(), Facts: facts, LastSeen: fl.observed.Add(shift)}
+		var latest egress
+		for _, e := range d.egress {
+			m.Egress = append(m.Egress, store.Egress{Address: e.addr.String(), FirstSeen: e.first.Add(shift), LastSeen: e.last.Add(shift), Seen: 1,
+				Country: e.place.Country, ASN: e.place.ASN, ASOrg: e.place.ASOrg, Class: e.place.Class})
+			if e.last.After(latest.last) {
+				latest = e
+			}
+		}
+		members = append(members, m)
+		in := location.Input{Now: now, Facts: facts, AgentFindings: agent, Egress: latest.addr, Locate: locator(fl, d)}
+		if ps := d.spec.Person; ps != nil {
+			in.Person = &store.Person{EmployeeID: d.spec.ID, Country: ps.Country, TimeZone: ps.TimeZone, Languages: ps.Languages,
+				NightShift: ps.NightShift, DeviceHostname: d.spec.Hostname}
+		}
+		lr := location.Analyze(in, loc)
+		out.location[d.spec.ID] = lr.Notes
+		for _, f := range lr.Findings {
+			agent = append(agent, toStore(d.spec.ID, f, "collector", now, now, 0))
+		}
+		findings[d.spec.ID] = agent
+	}
+	clusters, notes := fleet.Correlate(members, cfg, now)
+	out.clusters, out.notes, out.members = clusters, notes, members
+	for id, fsf := range fleet.Findings(clusters) {
+		for _, f := range fsf {
+			findings[id] = append(findings[id], toStore(id, f, "collector", now, now, 0))
+		}
+	}
+	out.findings = findings
+	return out
 }
 
 func (r *Report) tally() {
