@@ -2,7 +2,9 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -39,7 +41,8 @@ func chromium(t *testing.T) string {
 
 // TestBrowserSignInAndReviewDevice drives the real console in headless Chromium: sign in
 // through the form, find the device in the list, open its page, and check that hostile device
-// data is shown as text and never executed.
+// data is shown as text and never executed; then triage the device, find the change in the
+// audit log, and check that a form posted from another origin without the CSRF token is refused.
 func TestBrowserSignInAndReviewDevice(t *testing.T) {
 	bin := chromium(t)
 	ctx := context.Background()
@@ -49,7 +52,7 @@ func TestBrowserSignInAndReviewDevice(t *testing.T) {
 	}
 	defer st.Close()
 	hash, _ := account.Hash("correct horse battery staple")
-	if err := st.CreateUser(ctx, store.User{Username: "ana", PasswordHash: hash, Role: store.RoleAnalyst, CreatedAt: time.Now()}); err != nil {
+	if err := st.CreateUser(ctx, store.User{Username: "ana", PasswordHash: hash, Role: store.RoleAdmin, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	const id = "0123456789abcdef0123456789abcdef"
@@ -88,16 +91,19 @@ func TestBrowserSignInAndReviewDevice(t *testing.T) {
 	bctx, cancel = context.WithTimeout(bctx, 60*time.Second)
 	defer cancel()
 
-	err = chromedp.Do(bctx,
-		chromedp.Navigate(srv.URL+"/devices"), // not signed in: sent to the login form
+	for i, step := range []chromedp.Action[struct{}]{
+		chromedp.Navigate(srv.URL + "/devices"), // not signed in: sent to the login form
 		chromedp.WaitVisible(chromedp.CSS(`#username`)),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "ana"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery staple"),
 		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(`//h1[text()="Overview"]`), // the landing page
+		chromedp.Navigate(srv.URL + "/devices"),
 		chromedp.WaitVisible(`//h1[text()="Devices"]`),
-	)
-	if err != nil {
-		t.Fatal(err)
+	} {
+		if err := chromedp.Do(bctx, step); err != nil {
+			t.Fatalf("sign-in step %d: %v", i, err)
+		}
 	}
 	listText := run(t, bctx, chromedp.Text(chromedp.CSS(`body`)))
 	if err := chromedp.Do(bctx,
@@ -120,6 +126,48 @@ func TestBrowserSignInAndReviewDevice(t *testing.T) {
 	}
 	if title == "pwned" || !strings.HasSuffix(title, "· Farmwatch") { // the payload would set the title to exactly "pwned"
 		t.Fatalf("device data executed in the console (title %q)", title)
+	}
+
+	// Triage the device through the form, then find the change in the audit log.
+	if err := chromedp.Do(bctx,
+		chromedp.SetValue(chromedp.CSS(`#triage-state`), store.TriageConfirmedFarm),
+		chromedp.SendKeys(chromedp.CSS(`#triage-reason`), "shares a gateway with farm-02 "+evil),
+		chromedp.Click(`//button[text()="Save triage"]`),
+		chromedp.WaitVisible(`//p[contains(text(), "Triage saved")]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := st.Device(ctx, id); err != nil || d.Triage.State != store.TriageConfirmedFarm || d.Triage.By != "ana" {
+		t.Fatalf("triage not stored: %+v %v", d.Triage, err)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/admin/audit"),
+		chromedp.WaitVisible(`//h1[text()="Audit log"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	auditText := run(t, bctx, chromedp.Text(chromedp.CSS(`table.audit`)))
+	if !strings.Contains(auditText, "device.triage") || !strings.Contains(auditText, id) || !strings.Contains(auditText, "new → confirmed_farm") {
+		t.Errorf("audit log page lacks the triage:\n%s", auditText)
+	}
+
+	// Another origin's page posts a triage form at the console without the token: the signed-in
+	// browser sends its cookie along (same site), and the console refuses.
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!DOCTYPE html><title>win a prize</title><form method="post" action="%s/devices/%s/triage">
+<input name="state" value="benign"><input name="reason" value="nothing to see"></form>
+<script>document.forms[0].submit()</script>`, srv.URL, id)
+	}))
+	defer attacker.Close()
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(attacker.URL),
+		chromedp.WaitVisible(`//h1[text()="Request refused"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := st.Device(ctx, id); d.Triage.State != store.TriageConfirmedFarm {
+		t.Fatalf("cross-site POST changed the triage to %q", d.Triage.State)
 	}
 }
 

@@ -15,19 +15,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/account"
+	"github.com/farmwatch/farmwatch/server/policy"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
 // Cookie names.
 const (
-	sessionCookie    = "fw_session"
-	loginCSRFCookie  = "fw_login_csrf"
-	csrfField        = "csrf"
-	maxFormBytes     = 16 << 10
-	defaultTTL       = 12 * time.Hour
-	maxUsernameBytes = 128
+	sessionCookie   = "fw_session"
+	loginCSRFCookie = "fw_login_csrf"
+	csrfField       = "csrf"
+	maxFormBytes    = 16 << 10
+	// maxPolicyFormBytes fits the largest policy file, percent-encoded.
+	maxPolicyFormBytes = 3*policy.MaxSize + maxFormBytes
+	defaultTTL         = 12 * time.Hour
+	maxUsernameBytes   = 128
 )
 
 // contentSecurityPolicy allows only our own stylesheet: no scripts at all, no framing, forms
@@ -44,6 +48,20 @@ type Options struct {
 	SessionTTL    time.Duration    // default 12h
 	// Agents reaches connected agents (the collector's push stream); nil hides "Scan now".
 	Agents Agents
+	// Policy is the scoring policy in force and the way to change it; nil shows only the
+	// stored history and hides editing.
+	Policy PolicyController
+	// Catalog returns the signature catalog in force; nil means catalog.Default.
+	Catalog func() (*catalog.Catalog, error)
+}
+
+// PolicyController holds the scoring policy in force (the collector implements it).
+type PolicyController interface {
+	// Policy returns the policy in force; nil when none is loaded yet.
+	Policy() *policy.Policy
+	// SetPolicy records p in the policy history, audits the change under actor and puts p in
+	// force. The console calls it only with a policy that policy.Parse accepted.
+	SetPolicy(ctx context.Context, p *policy.Policy, actor string) error
 }
 
 // Agents pushes messages to connected agents.
@@ -56,6 +74,8 @@ type Agents interface {
 type Console struct {
 	store     store.Store
 	agents    Agents
+	policy    PolicyController
+	catalog   func() (*catalog.Catalog, error)
 	log       *slog.Logger
 	secure    bool
 	now       func() time.Time
@@ -73,12 +93,14 @@ func New(opts Options) (*Console, error) {
 		return nil, errors.New("console: no store")
 	}
 	c := &Console{
-		store:  opts.Store,
-		agents: opts.Agents,
-		log:    opts.Logger,
-		secure: opts.SecureCookies,
-		now:    opts.Now,
-		ttl:    opts.SessionTTL,
+		store:   opts.Store,
+		agents:  opts.Agents,
+		policy:  opts.Policy,
+		catalog: opts.Catalog,
+		log:     opts.Logger,
+		secure:  opts.SecureCookies,
+		now:     opts.Now,
+		ttl:     opts.SessionTTL,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -88,6 +110,9 @@ func New(opts Options) (*Console, error) {
 	}
 	if c.ttl <= 0 {
 		c.ttl = defaultTTL
+	}
+	if c.catalog == nil {
+		c.catalog = catalog.Default
 	}
 	c.limiter = account.NewLimiter(account.LimiterConfig{Now: c.now})
 	var err error
@@ -120,11 +145,25 @@ func (c *Console) routes() *http.ServeMux {
 	mux.HandleFunc("POST /login", c.login)
 	mux.Handle("POST /logout", c.auth(c.logout))
 	mux.Handle("GET /{$}", c.auth(func(w http.ResponseWriter, r *http.Request, _ store.Session) {
-		http.Redirect(w, r, "/devices", http.StatusSeeOther)
+		http.Redirect(w, r, landingPage, http.StatusSeeOther)
 	}))
+	mux.Handle("GET /overview", c.auth(c.overview))
 	mux.Handle("GET /devices", c.auth(c.deviceList))
 	mux.Handle("GET /devices/{id}", c.auth(c.devicePage))
 	mux.Handle("POST /devices/{id}/scan", c.auth(c.scanNow))
+	mux.Handle("POST /devices/{id}/triage", c.authRole(store.RoleAnalyst, c.setTriage))
+	mux.Handle("POST /devices/{id}/notes", c.authRole(store.RoleAnalyst, c.addNote))
+	mux.Handle("GET /clusters", c.auth(c.clusterList))
+	mux.Handle("GET /policy", c.auth(c.policyPage))
+	mux.Handle("POST /policy", c.guard(maxPolicyFormBytes, store.RoleAdmin, c.policyEdit))
+	mux.Handle("GET /catalog", c.auth(c.catalogPage))
+	mux.Handle("GET /admin/secrets", c.authRole(store.RoleAdmin, c.secretList))
+	mux.Handle("POST /admin/secrets", c.authRole(store.RoleAdmin, c.secretCreate))
+	mux.Handle("POST /admin/secrets/{id}/revoke", c.authRole(store.RoleAdmin, c.secretRevoke))
+	mux.Handle("GET /admin/users", c.authRole(store.RoleAdmin, c.userList))
+	mux.Handle("POST /admin/users", c.authRole(store.RoleAdmin, c.userCreate))
+	mux.Handle("POST /admin/users/{name}/disable", c.authRole(store.RoleAdmin, c.userDisable))
+	mux.Handle("GET /admin/audit", c.authRole(store.RoleAdmin, c.auditPage))
 	// Everything else is a 404, but only for signed-in users: strangers learn nothing of the URL space.
 	mux.Handle("/", c.auth(func(w http.ResponseWriter, r *http.Request, s store.Session) {
 		c.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.", s)
@@ -157,17 +196,64 @@ func (c *Console) securityHeaders(next http.Handler) http.Handler {
 
 type authedFunc func(w http.ResponseWriter, r *http.Request, s store.Session)
 
+// landingPage is where a signed-in user starts.
+const landingPage = "/overview"
+
+// roleKey carries the signed-in user's role in the request context, for handlers and for the
+// layout's role-aware navigation.
+type roleKey struct{}
+
+// roleOf is the signed-in user's role, or "" outside auth.
+func roleOf(r *http.Request) string {
+	role, _ := r.Context().Value(roleKey{}).(string)
+	return role
+}
+
+// roleRank orders roles by privilege; unknown roles rank below viewer and may do nothing.
+func roleRank(role string) int {
+	switch role {
+	case store.RoleViewer:
+		return 1
+	case store.RoleAnalyst:
+		return 2
+	case store.RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// atLeast says whether the request's user holds role or a more privileged one.
+func atLeast(r *http.Request, role string) bool { return roleRank(roleOf(r)) >= roleRank(role) }
+
+// authRole is auth for actions that need at least role. The role is checked on the server for
+// every request: hiding a form is only a courtesy.
+func (c *Console) authRole(role string, h authedFunc) http.Handler {
+	return c.guard(maxFormBytes, role, h)
+}
+
 // auth runs h only for requests with a live session, and, for anything but GET and HEAD, with
 // the session's CSRF token in the form. Without a session a GET is sent to the sign-in page;
 // other methods get 401.
-func (c *Console) auth(h authedFunc) http.Handler {
+func (c *Console) auth(h authedFunc) http.Handler { return c.guard(maxFormBytes, "", h) }
+
+// guard is auth with a form size limit and, unless role is empty, a least role. The user's
+// role is read on every request, so a changed role or a disabled account takes effect at once.
+func (c *Console) guard(limit int64, role string, h authedFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := c.session(w, r)
 		if !ok {
 			return
 		}
+		u, err := c.store.User(r.Context(), s.Username)
+		if err != nil {
+			c.log.Error("console user lookup failed", "user", s.Username, "err", err, "path", r.URL.Path)
+			c.renderError(w, r, http.StatusInternalServerError, "Console unavailable",
+				"The console could not check your account. Try again in a moment.", store.Session{})
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), roleKey{}, u.Role))
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseForm(); err != nil {
 				c.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", s)
 				return
@@ -179,6 +265,11 @@ func (c *Console) auth(h authedFunc) http.Handler {
 					"This form has expired or did not come from this console. Go back, reload the page and try again.", s)
 				return
 			}
+		}
+		if role != "" && !atLeast(r, role) {
+			c.log.Warn("console request refused: role", "user", s.Username, "role", roleOf(r), "need", role, "method", r.Method, "path", r.URL.Path)
+			c.renderError(w, r, http.StatusForbidden, "Not allowed", "This needs the "+role+" role or higher.", s)
+			return
 		}
 		h(w, r, s)
 	})

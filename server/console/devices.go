@@ -16,6 +16,7 @@ import (
 	"time"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/policy"
 	"github.com/farmwatch/farmwatch/server/score"
 	"github.com/farmwatch/farmwatch/server/store"
 )
@@ -73,28 +74,66 @@ type deviceRow struct {
 	Revoked       bool
 	Score         string
 	Band          string
+	Triage        string
+	Group         string
 }
 
+// listQuery is the device list's query string, validated.
 type listQuery struct {
 	Q, OS, Sort, Order string
+	Band               string // a band, or a band and "+" for that band and above
+	Signal             string // family.name or family.*
+	Group              string
+	Triage             string
+	Seen               string // a key of seenWindows
 	Page               int
 }
 
-// link returns the list URL for this query with changes applied, as a relative URL that
-// url.Values has encoded.
+// Band filter choices: one band, or a band and everything above it.
+var bandChoices = []osChoice{
+	{"", "Any band"}, {"critical", "Critical"}, {"high+", "High and above"}, {"high", "High"},
+	{"medium+", "Medium and above"}, {"medium", "Medium"}, {"low", "Low"},
+}
+
+// Triage filter choices, in the order an investigation moves.
+var triageChoices = []osChoice{
+	{store.TriageNew, "New"}, {store.TriageInvestigating, "Investigating"},
+	{store.TriageConfirmedFarm, "Confirmed farm"}, {store.TriageBenign, "Benign"},
+}
+
+type seenWindow struct {
+	Value, Label string
+	Window       time.Duration
+}
+
+// seenWindows are the "last seen" filter choices.
+var seenWindows = []seenWindow{
+	{"24h", "Seen in 24 hours", 24 * time.Hour},
+	{"7d", "Seen in 7 days", 7 * 24 * time.Hour},
+	{"30d", "Seen in 30 days", 30 * 24 * time.Hour},
+}
+
+var (
+	// signalFilterPattern is a signal name (family.name) or a whole family (family.*).
+	signalFilterPattern = regexp.MustCompile(`^[a-z0-9_]{1,40}\.([a-z0-9_.]{1,80}|\*)$`)
+	// groupPattern is a device group as enroll secrets and the CLI accept it.
+	groupPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+)
+
+// filtered says whether any filter (not sort or page) is set.
+func (q listQuery) filtered() bool {
+	return q.Q != "" || q.OS != "" || q.Band != "" || q.Signal != "" || q.Group != "" || q.Triage != "" || q.Seen != ""
+}
+
+// link returns the list URL for this query with sort, order and page replaced, as a relative
+// URL that url.Values has encoded.
 func (q listQuery) link(sort, order string, pg int) string {
 	v := url.Values{}
-	if q.Q != "" {
-		v.Set("q", q.Q)
-	}
-	if q.OS != "" {
-		v.Set("os", q.OS)
-	}
-	if sort != "" {
-		v.Set("sort", sort)
-	}
-	if order != "" {
-		v.Set("order", order)
+	for _, p := range [][2]string{{"q", q.Q}, {"os", q.OS}, {"band", q.Band}, {"signal", q.Signal}, {"group", q.Group},
+		{"triage", q.Triage}, {"seen", q.Seen}, {"sort", sort}, {"order", order}} {
+		if p[1] != "" {
+			v.Set(p[0], p[1])
+		}
 	}
 	if pg > 1 {
 		v.Set("page", strconv.Itoa(pg))
@@ -105,6 +144,25 @@ func (q listQuery) link(sort, order string, pg int) string {
 	return "/devices?" + v.Encode()
 }
 
+// filter is the store filter for this query at time now.
+func (q listQuery) filter(now time.Time) store.DeviceFilter {
+	f := store.DeviceFilter{
+		Search: q.Q, OS: q.OS, Signal: q.Signal, Group: q.Group, Triage: q.Triage,
+		Sort: q.Sort, Desc: q.Order == "desc", Limit: pageSize, Offset: (q.Page - 1) * pageSize,
+	}
+	if b, ok := strings.CutSuffix(q.Band, "+"); ok {
+		f.MinBand = b
+	} else {
+		f.Band = q.Band
+	}
+	for _, sw := range seenWindows {
+		if sw.Value == q.Seen {
+			f.SeenSince = now.Add(-sw.Window)
+		}
+	}
+	return f
+}
+
 type sortLink struct {
 	Label   string
 	URL     string
@@ -113,26 +171,39 @@ type sortLink struct {
 }
 
 type deviceListData struct {
-	Query     listQuery
-	OSChoices []osChoice
-	Sorts     []sortLink
-	Devices   []deviceRow
-	Total     int
-	From, To  int
-	PrevURL   string
-	NextURL   string
-	Filtered  bool
+	Query         listQuery
+	OSChoices     []osChoice
+	BandChoices   []osChoice
+	TriageChoices []osChoice
+	SeenChoices   []osChoice
+	Signals       []string // suggestions for the signal field
+	Sorts         []sortLink
+	Devices       []deviceRow
+	Total         int
+	From, To      int
+	PrevURL       string
+	NextURL       string
+	Filtered      bool
+}
+
+func isChoice(cs []osChoice, v string) bool {
+	return v == "" || slices.ContainsFunc(cs, func(c osChoice) bool { return c.Value == v })
 }
 
 // parseListQuery validates the list's query parameters. problem, when not empty, says what
 // is wrong in words fit to show.
 func parseListQuery(v url.Values) (q listQuery, problem string) {
 	q = listQuery{
-		Q:     strings.TrimSpace(v.Get("q")),
-		OS:    v.Get("os"),
-		Sort:  v.Get("sort"),
-		Order: v.Get("order"),
-		Page:  1,
+		Q:      strings.TrimSpace(v.Get("q")),
+		OS:     v.Get("os"),
+		Band:   v.Get("band"),
+		Signal: strings.TrimSpace(v.Get("signal")),
+		Group:  strings.TrimSpace(v.Get("group")),
+		Triage: v.Get("triage"),
+		Seen:   v.Get("seen"),
+		Sort:   v.Get("sort"),
+		Order:  v.Get("order"),
+		Page:   1,
 	}
 	if len(q.Q) > maxSearchBytes {
 		return q, fmt.Sprintf("The search text is too long (at most %d characters).", maxSearchBytes)
@@ -140,12 +211,27 @@ func parseListQuery(v url.Values) (q listQuery, problem string) {
 	if !slices.ContainsFunc(osChoices, func(c osChoice) bool { return c.Value == q.OS }) {
 		return q, "Unknown operating system filter. Choose Linux, Windows or macOS."
 	}
+	if !isChoice(bandChoices, q.Band) {
+		return q, "Unknown band filter. Choose low, medium, high or critical, or a band and above."
+	}
+	if q.Signal != "" && !signalFilterPattern.MatchString(q.Signal) {
+		return q, "The signal filter must be a signal such as kvm.usb, or a whole family such as kvm.*"
+	}
+	if q.Group != "" && !groupPattern.MatchString(q.Group) {
+		return q, "A group is up to 64 letters, digits, '.', '_' or '-'."
+	}
+	if !isChoice(triageChoices, q.Triage) {
+		return q, "Unknown triage state. Choose new, investigating, confirmed_farm or benign."
+	}
+	if q.Seen != "" && !slices.ContainsFunc(seenWindows, func(w seenWindow) bool { return w.Value == q.Seen }) {
+		return q, "Unknown last-seen filter. Choose 24h, 7d or 30d."
+	}
 	if q.Sort == "" {
 		q.Sort = "last_seen"
 	}
 	i := slices.IndexFunc(sortChoices, func(c sortChoice) bool { return c.Value == q.Sort })
 	if i < 0 {
-		return q, "Unknown sort order. Sort by last seen, hostname, findings or enrolled."
+		return q, "Unknown sort order. Sort by last seen, hostname, score, findings or enrolled."
 	}
 	switch q.Order {
 	case "":
@@ -167,28 +253,35 @@ func parseListQuery(v url.Values) (q listQuery, problem string) {
 	return q, ""
 }
 
-// deviceList is GET /devices.
+// signalSuggestions are offered in the signal filter: every family, then every known signal.
+var signalSuggestions = func() []string {
+	var out []string
+	for _, f := range policy.KnownFamilies {
+		out = append(out, f+".*")
+	}
+	return append(out, policy.KnownSignals...)
+}()
+
+// deviceList is GET /devices. It costs two indexed queries (a count and one page), whatever
+// the fleet's size.
 func (c *Console) deviceList(w http.ResponseWriter, r *http.Request, s store.Session) {
 	q, problem := parseListQuery(r.URL.Query())
 	if problem != "" {
 		c.renderError(w, r, http.StatusBadRequest, "Bad request", problem, s)
 		return
 	}
-	devices, total, err := c.store.Devices(r.Context(), store.DeviceFilter{
-		Search: q.Q,
-		OS:     q.OS,
-		Sort:   q.Sort,
-		Desc:   q.Order == "desc",
-		Limit:  pageSize,
-		Offset: (q.Page - 1) * pageSize,
-	})
+	devices, total, err := c.store.Devices(r.Context(), q.filter(c.now()))
 	if err != nil {
 		c.log.Error("console device list", "err", err, "user", s.Username)
 		c.renderError(w, r, http.StatusInternalServerError, "Devices unavailable",
 			"The device list could not be loaded. Try again in a moment.", s)
 		return
 	}
-	d := deviceListData{Query: q, OSChoices: osChoices, Total: total, Filtered: q.Q != "" || q.OS != ""}
+	d := deviceListData{Query: q, OSChoices: osChoices, BandChoices: bandChoices, TriageChoices: triageChoices,
+		Signals: signalSuggestions, Total: total, Filtered: q.filtered()}
+	for _, sw := range seenWindows {
+		d.SeenChoices = append(d.SeenChoices, osChoice{sw.Value, sw.Label})
+	}
 	for _, sc := range sortChoices {
 		l := sortLink{Label: sc.Label, Current: sc.Value == q.Sort}
 		order := ""
@@ -204,7 +297,7 @@ func (c *Console) deviceList(w http.ResponseWriter, r *http.Request, s store.Ses
 	}
 	for _, dev := range devices {
 		d.Devices = append(d.Devices, deviceRow{
-			Score:         fmt.Sprintf("%.0f", dev.Score),
+			Score:         formatScore(dev.Score),
 			Band:          dev.Band,
 			ID:            dev.ID,
 			ShortID:       dev.ID[:min(len(dev.ID), 12)],
@@ -217,6 +310,8 @@ func (c *Console) deviceList(w http.ResponseWriter, r *http.Request, s store.Ses
 			FindingsCount: dev.FindingsCount,
 			LastAddress:   dev.LastAddress,
 			Revoked:       !dev.RevokedAt.IsZero(),
+			Triage:        dev.Triage.State,
+			Group:         dev.Group,
 		})
 	}
 	offset := (q.Page - 1) * pageSize
@@ -229,7 +324,7 @@ func (c *Console) deviceList(w http.ResponseWriter, r *http.Request, s store.Ses
 	if offset+len(devices) < total && len(devices) > 0 {
 		d.NextURL = q.link(q.Sort, q.Order, q.Page+1)
 	}
-	c.render(w, r, http.StatusOK, "devices", page{Title: "Devices", User: s.Username, CSRF: s.CSRFToken, Nav: "devices", Body: d})
+	c.show(w, r, s, "devices", "Devices", "devices", d)
 }
 
 type kv struct{ Key, Value string }
@@ -294,12 +389,25 @@ type deviceData struct {
 	Person       *store.Person
 	CanScan      bool   // the console can push and the user may ask for a scan
 	ScanNotice   string // outcome of a scan request, chosen from scanNotices
+	SavedNotice  string // chosen from savedNotices
+	Triage       triageData
+	Notes        []noteView
+	NoteBody     string
+	NoteError    string
+	Timeline     []timelineEntry
+	Activity     *heatmap
 
 	Missing uint64
 }
 
 // devicePage is GET /devices/{id}.
 func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s store.Session) {
+	c.renderDevice(w, r, s, http.StatusOK, deviceForms{})
+}
+
+// renderDevice shows the device page of the request's {id}, with forms as the user left them
+// when a POST was refused.
+func (c *Console) renderDevice(w http.ResponseWriter, r *http.Request, s store.Session, status int, forms deviceForms) {
 	id := r.PathValue("id")
 	if !deviceIDPattern.MatchString(id) {
 		c.renderError(w, r, http.StatusBadRequest, "Bad device id",
@@ -339,13 +447,14 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s store.Ses
 	}
 
 	d := deviceData{
-		CanScan:    c.agents != nil && dev.RevokedAt.IsZero(),
-		ScanNotice: scanNotices[r.URL.Query().Get("scan")],
-		Device:     dev,
-		EnrolledAt: c.stamp(dev.EnrolledAt),
-		LastSeen:   c.stamp(dev.LastSeen),
-		RevokedAt:  c.stamp(dev.RevokedAt),
-		Revoked:    !dev.RevokedAt.IsZero(),
+		CanScan:     c.agents != nil && dev.RevokedAt.IsZero() && atLeast(r, store.RoleAnalyst),
+		ScanNotice:  scanNotices[r.URL.Query().Get("scan")],
+		SavedNotice: savedNotices[r.URL.Query().Get("saved")],
+		Device:      dev,
+		EnrolledAt:  c.stamp(dev.EnrolledAt),
+		LastSeen:    c.stamp(dev.LastSeen),
+		RevokedAt:   c.stamp(dev.RevokedAt),
+		Revoked:     !dev.RevokedAt.IsZero(),
 	}
 	for _, g := range gaps {
 		n := g.To - g.From + 1
@@ -371,11 +480,15 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s store.Ses
 	if facts != nil {
 		c.addFacts(&d, facts, factsAt)
 	}
+	if err := c.deviceExtras(ctx, &d, findings, facts, forms); err != nil {
+		fail("load history", err)
+		return
+	}
 	title := dev.Hostname
 	if title == "" {
 		title = dev.ID
 	}
-	c.render(w, r, http.StatusOK, "device", page{Title: title, User: s.Username, CSRF: s.CSRFToken, Nav: "devices", Body: d})
+	c.render(w, r, status, "device", page{Title: title, User: s.Username, CSRF: s.CSRFToken, Nav: "devices", Role: roleOf(r), Body: d})
 }
 
 func (c *Console) findingView(f store.Finding) findingView {
@@ -565,8 +678,7 @@ func (c *Console) scanNow(w http.ResponseWriter, r *http.Request, s store.Sessio
 		return
 	}
 	ctx := r.Context()
-	u, err := c.store.User(ctx, s.Username)
-	if err != nil || (u.Role != store.RoleAnalyst && u.Role != store.RoleAdmin) {
+	if !atLeast(r, store.RoleAnalyst) {
 		c.renderError(w, r, http.StatusForbidden, "Not allowed", "Asking an agent for a scan needs the analyst or admin role.", s)
 		return
 	}

@@ -61,14 +61,14 @@ func (b *logBuffer) String() string {
 
 // harness is a console over a real SQLite store, served by a real HTTP server.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	store *store.SQLite
 	srv   *httptest.Server
 	clock *clock
 	logs  *logBuffer
 }
 
-func newHarness(t *testing.T, secure bool) *harness {
+func newHarness(t testing.TB, secure bool) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "farmwatch.db"), nil)

@@ -29,7 +29,7 @@ type loginData struct {
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(sessionCookie); err == nil && len(ck.Value) == account.TokenLen {
 		if _, err := c.store.Session(r.Context(), account.HashToken(ck.Value), c.now()); err == nil {
-			http.Redirect(w, r, "/devices", http.StatusSeeOther)
+			http.Redirect(w, r, landingPage, http.StatusSeeOther)
 			return
 		}
 	}
@@ -116,7 +116,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	c.log.Info("console login", "username", user.Username, "ip", ip)
 	http.SetCookie(w, c.cookie(loginCSRFCookie, "", -1))
-	http.Redirect(w, r, "/devices", http.StatusSeeOther)
+	http.Redirect(w, r, landingPage, http.StatusSeeOther)
 }
 
 // checkCredentials returns the user when username and password are right; otherwise a reason

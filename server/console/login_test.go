@@ -49,8 +49,8 @@ func TestLoginSuccessStartsHardenedSession(t *testing.T) {
 				c.Jar.SetCookies(u, []*http.Cookie{{Name: loginCSRFCookie, Value: loginCk.Value}})
 			}
 			r := h.post(c, "/login", url.Values{"csrf": {loginCk.Value}, "username": {"alice"}, "password": {password}})
-			if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/devices" {
-				t.Fatalf("POST /login = %d Location %q, want 303 /devices\n%s", r.StatusCode, r.Header.Get("Location"), r.Body)
+			if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/overview" {
+				t.Fatalf("POST /login = %d Location %q, want 303 /overview\n%s", r.StatusCode, r.Header.Get("Location"), r.Body)
 			}
 			ck := setCookie(t, r, sessionCookie)
 			if ck == nil {
@@ -95,8 +95,8 @@ func TestLoginSignedInUserSeesNameAndDevices(t *testing.T) {
 	h := newHarness(t, false)
 	c := h.signedIn()
 	r := h.get(c, "/")
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/devices" {
-		t.Fatalf("GET / = %d %q, want 303 /devices", r.StatusCode, r.Header.Get("Location"))
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/overview" {
+		t.Fatalf("GET / = %d %q, want 303 /overview", r.StatusCode, r.Header.Get("Location"))
 	}
 	r = h.get(c, "/devices")
 	if r.StatusCode != http.StatusOK {
@@ -105,9 +105,9 @@ func TestLoginSignedInUserSeesNameAndDevices(t *testing.T) {
 	if !strings.Contains(r.Body, `<span class="user" title="Signed in as analyst">analyst</span>`) {
 		t.Errorf("header does not show the signed-in user:\n%s", r.Body)
 	}
-	// A signed-in user visiting /login goes straight to the devices.
-	if r := h.get(c, "/login"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/devices" {
-		t.Errorf("GET /login when signed in = %d %q, want 303 /devices", r.StatusCode, r.Header.Get("Location"))
+	// A signed-in user visiting /login goes straight to the overview.
+	if r := h.get(c, "/login"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/overview" {
+		t.Errorf("GET /login when signed in = %d %q, want 303 /overview", r.StatusCode, r.Header.Get("Location"))
 	}
 }
 

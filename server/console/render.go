@@ -22,7 +22,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the templates under templates/, each rendered inside layout.html.
-var pageNames = []string{"login", "error", "devices", "device"}
+var pageNames = []string{"login", "error", "overview", "devices", "device", "clusters", "policy", "catalog", "secrets", "users", "audit"}
 
 type pages struct{ byName map[string]*template.Template }
 
@@ -32,7 +32,19 @@ type page struct {
 	User  string // signed-in user; empty on the sign-in and signed-out pages
 	CSRF  string // the token for forms on this page
 	Nav   string // which header link is current
+	Role  string // the signed-in user's role; drives which links and forms are shown
 	Body  any
+}
+
+// CanTriage says whether the user may triage devices and write notes (analyst or admin).
+func (p page) CanTriage() bool { return roleRank(p.Role) >= roleRank(store.RoleAnalyst) }
+
+// IsAdmin says whether the user may manage users, secrets and policy.
+func (p page) IsAdmin() bool { return p.Role == store.RoleAdmin }
+
+// show renders a signed-in page with status 200.
+func (c *Console) show(w http.ResponseWriter, r *http.Request, s store.Session, name, title, nav string, body any) {
+	c.render(w, r, http.StatusOK, name, page{Title: title, User: s.Username, CSRF: s.CSRFToken, Nav: nav, Role: roleOf(r), Body: body})
 }
 
 func parsePages() (*pages, error) {
@@ -78,7 +90,7 @@ type errorData struct {
 // renderError shows a message to the user. Internal details never go here: log them.
 func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message string, s store.Session) {
 	c.render(w, r, status, "error", page{
-		Title: heading, User: s.Username, CSRF: s.CSRFToken,
+		Title: heading, User: s.Username, CSRF: s.CSRFToken, Role: roleOf(r),
 		Body: errorData{Status: status, Heading: heading, Message: message},
 	})
 }
@@ -105,6 +117,29 @@ var templateFuncs = template.FuncMap{
 	"percent":       percent,
 	"abstime":       absTime,
 	"isotime":       isoTime,
+	"triageLabel":   triageLabel,
+	"triageClass":   triageClass,
+}
+
+// triageLabel names a triage state in words; unknown states show as they are (escaped).
+func triageLabel(state string) string {
+	for _, c := range triageChoices {
+		if c.Value == state {
+			return c.Label
+		}
+	}
+	return state
+}
+
+// triageClass maps a triage state to a fixed class suffix.
+func triageClass(state string) string {
+	switch state {
+	case store.TriageNew, store.TriageInvestigating, store.TriageBenign:
+		return state
+	case store.TriageConfirmedFarm:
+		return "farm"
+	}
+	return "unknown"
 }
 
 // severityLabel and severityClass map the enum to fixed words: the class attribute never
@@ -197,3 +232,6 @@ func relTime(t, now time.Time) string {
 	}
 	return s + " ago"
 }
+
+// formatScore renders a score as the lists show it: whole points.
+func formatScore(f float64) string { return fmt.Sprintf("%.0f", f) }

@@ -262,3 +262,14 @@ func formatValue(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// CounterFunc registers a counter family whose samples fn emits at each scrape (for totals
+// kept elsewhere, such as atomic counters). fn must be safe for concurrent use.
+func (m *Metrics) CounterFunc(name, help string, labels []string, fn func(emit func(v float64, labelValues ...string))) {
+	m.collect(name, help, "counter", labels, fn)
+}
+
+// GaugeFuncs registers a gauge family whose samples fn emits at each scrape.
+func (m *Metrics) GaugeFuncs(name, help string, labels []string, fn func(emit func(v float64, labelValues ...string))) {
+	m.collect(name, help, "gauge", labels, fn)
+}

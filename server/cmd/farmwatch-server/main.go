@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/farmwatch/farmwatch/server/account"
+	"github.com/farmwatch/farmwatch/server/api"
 	"github.com/farmwatch/farmwatch/server/collector"
 	"github.com/farmwatch/farmwatch/server/console"
 	"github.com/farmwatch/farmwatch/server/eval"
@@ -221,6 +222,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
 	geoASN := f.String("geoip-asn", "", "a MaxMind-format ASN database to use instead (e.g. GeoLite2-ASN.mmdb)")
 	here := f.String("collector-location", "", "LAT,LON of the collector (degrees), for the round-trip bound; unset turns it off")
+	var ef exportFlags
+	f.Var(&ef.webhooks, "webhook", "URL that receives band changes and new clusters as signed JSON (repeatable)")
+	f.StringVar(&ef.webhookSecret, "webhook-secret-file", "", "file holding the webhooks' HMAC secret")
+	f.Var(&ef.syslog, "syslog", "syslog receiver for the same events, RFC 5424: tcp://HOST:PORT or tls://HOST:PORT (repeatable)")
+	f.StringVar(&ef.syslogCA, "syslog-ca", "", "PEM CA certificates that sign the TLS syslog receiver's certificate (default: system roots)")
+	f.StringVar(&ef.jsonl, "export-jsonl", "", "file that gets the same events as JSON Lines")
 	policyFile := f.String("policy", "", "scoring policy YAML, watched and reloaded on change (default: DATA/policy.yaml when present, else the built-in policy)")
 	verbose := f.Bool("v", false, "debug logging")
 	if _, err := f.parse(args, 0); err != nil {
@@ -267,7 +274,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		log.Warn("geolocation disabled: egress and remote-peer country signals are off", "reason", geoDisabled)
 	}
-	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Policy: pol, CollectorAt: collectorAt})
+	ex, err := ef.exporter(log)
+	if err != nil {
+		return err
+	}
+	var onEvent func(collector.Event)
+	if ex != nil {
+		onEvent = eventSink(ex, st)
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := ex.Close(dctx); err != nil {
+				log.Warn("exports not all delivered at shutdown", "err", err)
+			}
+		}()
+	}
+	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Policy: pol, CollectorAt: collectorAt, OnEvent: onEvent})
 	if err != nil {
 		return err
 	}
@@ -304,12 +326,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ctls != nil {
 		hl, scheme = tls.NewListener(hl, ctls), "https"
 	}
-	con, err := console.New(console.Options{Store: st, Logger: log, Agents: col, SecureCookies: ctls != nil})
+	con, err := console.New(console.Options{Store: st, Logger: log, Agents: col, SecureCookies: ctls != nil, Policy: col})
 	if err != nil {
 		return err
 	}
+	apiH, err := api.New(api.Options{Store: st, Policy: col, Logger: log})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(api.Prefix, apiH.Handler())
+	mux.Handle("/metrics", requireToken(st, metricsRegistry(col, st, ex).Handler()))
+	mux.Handle("/", con.Handler())
 	gs := col.Server(tlsConf)
-	hs := &http.Server{Handler: con.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(col.Listen(gl)) }()
 	go col.WatchLocations(ctx)
