@@ -215,7 +215,7 @@ func TestDeviceListFiltersSortsAndPages(t *testing.T) {
 		wantTotal string
 		wantFirst []string
 	}{
-		{"?os=windows", "3 devices match the filter", []string{"win-0", "win-1", "win-2"}},
+		{"?os=windows", "3 devices match the filter", []string{"win-2", "win-1", "win-0"}}, // equal last_seen: ties by id, in the sort's direction
 		{"?os=darwin&sort=hostname", "2 devices match the filter", []string{"mac-0", "mac-1"}},
 		{"?os=darwin&sort=hostname&order=desc", "2 devices match the filter", []string{"mac-1", "mac-0"}},
 		{"?q=host-4", "10 devices match the filter", []string{"host-49", "host-48"}},

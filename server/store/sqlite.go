@@ -552,21 +552,52 @@ func (s *SQLite) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, er
 	if f.Desc {
 		dir = "DESC"
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices`+cond+` ORDER BY `+col+` `+dir+`, id LIMIT ? OFFSET ?`,
+	// Page through the (sort column, id) index alone, then read the page's rows: a deep page
+	// skips index entries instead of sorting every row.
+	idRows, err := s.r.QueryContext(ctx, `SELECT id FROM devices`+cond+` ORDER BY `+col+` `+dir+`, id `+dir+` LIMIT ? OFFSET ?`,
 		append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
+	var ids []any
+	for idRows.Next() {
+		var id string
+		if err := idRows.Scan(&id); err != nil {
+			idRows.Close()
+			return nil, 0, err
+		}
+		ids = append(ids, id)
+	}
+	idRows.Close()
+	if err := idRows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if len(ids) == 0 {
+		return nil, total, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, ids...)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer rows.Close()
-	var out []Device
+	byID := make(map[string]Device, len(ids))
 	for rows.Next() {
 		d, err := scanDevice(rows)
 		if err != nil {
 			return nil, 0, err
 		}
-		out = append(out, d)
+		byID[d.ID] = d
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	out := make([]Device, 0, len(ids))
+	for _, id := range ids {
+		if d, ok := byID[id.(string)]; ok {
+			out = append(out, d)
+		}
+	}
+	return out, total, nil
 }
 
 func (s *SQLite) Device(ctx context.Context, id string) (Device, error) {
