@@ -13,7 +13,7 @@ PROTOC_VERSION := 3.21.12
 PLATFORMS := linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64
 RUN_DIR ?= $(CURDIR)/run
 
-.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata
+.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata screenshots
 
 all: build
 
@@ -28,6 +28,11 @@ GEODATA := var/geoip/country.mmdb var/geoip/asn.mmdb
 geodata: $(GEODATA)
 $(GEODATA) &: $(wildcard server/geoip/build/*.go)
 	$(GO) run ./server/geoip/build -out var/geoip
+
+# Screenshots of the console's main pages (docs/screenshots), on the labelled scenario suite,
+# rendered by Debian's Chromium.
+screenshots:
+	$(GO) run ./server/cmd/farmwatch-screenshots -out docs/screenshots
 
 GRPC_ADDR ?= 127.0.0.1:7443
 HTTP_ADDR ?= 127.0.0.1:7080
