@@ -316,13 +316,13 @@ type ReportSummary struct {
 
 // Overview is the fleet at a glance.
 type Overview struct {
-	Devices     int
-	ByBand      map[string]int // "" = not scored yet
-	ByTriage    map[string]int
-	ScoreBins   [10]int // devices per score decile: 0-9.9, 10-19.9, ... 90-100
-	Clusters    int
-	Signals     []SignalDay // findings first seen per day and signal, over the window asked
-	NewestHigh  []Device    // newest high and critical devices by score time
+	Devices    int
+	ByBand     map[string]int // "" = not scored yet
+	ByTriage   map[string]int
+	ScoreBins  [10]int // devices per score decile: 0-9.9, 10-19.9, ... 90-100
+	Clusters   int
+	Signals    []SignalDay // findings first seen per day and signal, over the window asked
+	NewestHigh []Device    // newest high and critical devices by score time
 }
 
 // SignalDay counts findings of a signal first seen on a day (UTC).
@@ -375,10 +375,10 @@ type DeviceFilter struct {
 	Group     string    // device group
 	Triage    string    // triage state
 	SeenSince time.Time // last seen at or after
-	Sort   string // "last_seen" (default), "hostname", "findings", "enrolled"
-	Desc   bool
-	Limit  int // default 50, at most 1000
-	Offset int
+	Sort      string    // "last_seen" (default), "hostname", "findings", "enrolled"
+	Desc      bool
+	Limit     int // default 50, at most 1000
+	Offset    int
 }
 
 // Finding is one current finding of a device.
