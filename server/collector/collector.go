@@ -75,8 +75,7 @@ type Collector struct {
 	ttl   time.Duration
 	now   func() time.Time
 
-	catalogDoc     []byte
-	catalogVersion string
+	cat atomic.Pointer[catalogState]
 
 	geo         *geoip.DB
 	geoDisabled string
@@ -124,7 +123,8 @@ func New(o Options) (*Collector, error) {
 		o.GeoDisabled = "no geolocation database configured"
 	}
 	c := &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
-		catalogDoc: o.Catalog, catalogVersion: cat.Version, geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent}
+		geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent}
+	c.cat.Store(&catalogState{doc: o.Catalog, version: cat.Version})
 	c.policy.Store(o.Policy)
 	c.applyLocation(o.Policy)
 	return c, nil
@@ -465,13 +465,13 @@ func (c *Collector) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStream
 		c.mu.Unlock()
 	}()
 	c.log.Info("agent subscribed", "device", id, "agent_version", req.GetAgentVersion(), "catalog_version", req.GetCatalogVersion())
-	if req.GetCatalogVersion() != c.catalogVersion {
-		err := stream.Send(&pb.Push{Id: "catalog-" + c.catalogVersion, Created: timestamppb.New(c.now()),
-			Kind: &pb.Push_Catalog{Catalog: &pb.CatalogUpdate{Version: c.catalogVersion, Content: c.catalogDoc}}})
+	if cs := c.cat.Load(); req.GetCatalogVersion() != cs.version {
+		err := stream.Send(&pb.Push{Id: "catalog-" + cs.version, Created: timestamppb.New(c.now()),
+			Kind: &pb.Push_Catalog{Catalog: &pb.CatalogUpdate{Version: cs.version, Content: cs.doc}}})
 		if err != nil {
 			return err
 		}
-		c.log.Info("catalog pushed", "device", id, "from", req.GetCatalogVersion(), "to", c.catalogVersion)
+		c.log.Info("catalog pushed", "device", id, "from", req.GetCatalogVersion(), "to", cs.version)
 	}
 	for {
 		select {

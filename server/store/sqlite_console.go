@@ -206,3 +206,44 @@ func (s *SQLite) RevokeAPIToken(ctx context.Context, idOrName string, at time.Ti
 	}
 	return nil
 }
+
+func (s *SQLite) SaveCatalog(ctx context.Context, version string, content []byte, by string, at time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO catalogs (version, content, created_at, created_by, activated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (version) DO UPDATE SET activated_at = excluded.activated_at`, version, content, ms(at), by, ms(at))
+	return err
+}
+
+func (s *SQLite) Catalogs(ctx context.Context, limit int) ([]CatalogRecord, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT version, created_at, created_by, activated_at, length(content) FROM catalogs ORDER BY activated_at DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []CatalogRecord
+	for rows.Next() {
+		var c CatalogRecord
+		var created, activated int64
+		if err := rows.Scan(&c.Version, &created, &c.CreatedBy, &activated, &c.Size); err != nil {
+			return nil, err
+		}
+		c.CreatedAt, c.ActivatedAt = fromMS(created), fromMS(activated)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLite) ActiveCatalog(ctx context.Context) (CatalogRecord, []byte, error) {
+	var c CatalogRecord
+	var content []byte
+	var created, activated int64
+	err := s.r.QueryRowContext(ctx, `SELECT version, created_at, created_by, activated_at, content FROM catalogs ORDER BY activated_at DESC LIMIT 1`).
+		Scan(&c.Version, &created, &c.CreatedBy, &activated, &content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, nil, ErrNotFound
+	}
+	c.CreatedAt, c.ActivatedAt, c.Size = fromMS(created), fromMS(activated), len(content)
+	return c, content, err
+}

@@ -117,6 +117,12 @@ type Store interface {
 	// Overview aggregates the fleet; signals are counted over the last days.
 	Overview(ctx context.Context, now time.Time, days int) (Overview, error)
 
+	// SaveCatalog records a catalog document as activated now; Catalogs lists them, newest
+	// activation first; ActiveCatalog returns the newest (ErrNotFound when none was saved).
+	SaveCatalog(ctx context.Context, version string, content []byte, by string, at time.Time) error
+	Catalogs(ctx context.Context, limit int) ([]CatalogRecord, error)
+	ActiveCatalog(ctx context.Context) (CatalogRecord, []byte, error)
+
 	CreateAPIToken(ctx context.Context, t APIToken) error
 	// APITokenByHash finds a live (not revoked) token by the SHA-256 of its value and notes its use.
 	APITokenByHash(ctx context.Context, hash []byte, now time.Time) (APIToken, error)
@@ -157,6 +163,15 @@ type ClusterLink struct {
 	Devices []string  `json:"devices"`
 	First   time.Time `json:"first"`
 	Last    time.Time `json:"last"`
+}
+
+// CatalogRecord is one catalog version an administrator put in force.
+type CatalogRecord struct {
+	Version     string
+	CreatedAt   time.Time
+	CreatedBy   string
+	ActivatedAt time.Time
+	Size        int
 }
 
 // PolicyRecord is one version of the scoring policy.

@@ -293,6 +293,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := col.LoadActiveCatalog(ctx); err != nil {
+		return err
+	}
 	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, names...)
 	if h, _, err := net.SplitHostPort(*grpcAddr); err == nil && h != "" {
 		hosts = append(hosts, h)
