@@ -247,3 +247,38 @@ func (s *SQLite) ActiveCatalog(ctx context.Context) (CatalogRecord, []byte, erro
 	c.CreatedAt, c.ActivatedAt, c.Size = fromMS(created), fromMS(activated), len(content)
 	return c, content, err
 }
+
+func (s *SQLite) SetUserDisabled(ctx context.Context, username string, disabled bool) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	r, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE username = ?`, boolInt(disabled), username)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %q: %w", username, ErrNotFound)
+	}
+	if disabled {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE username = ?`, username); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *SQLite) SetUserRole(ctx context.Context, username, role string) error {
+	if !ValidRole(role) {
+		return fmt.Errorf("role %q: want viewer, analyst or admin", role)
+	}
+	r, err := s.w.ExecContext(ctx, `UPDATE users SET role = ? WHERE username = ?`, role, username)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %q: %w", username, ErrNotFound)
+	}
+	return nil
+}

@@ -99,3 +99,35 @@ func TestTriageNotesTokensFiltersOverview(t *testing.T) {
 		t.Fatalf("revoked token still works: %v", err)
 	}
 }
+
+func TestUserDisableAndRole(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	if err := s.CreateUser(ctx, User{Username: "ana", PasswordHash: "x", Role: RoleViewer, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, Session{IDHash: []byte("h"), Username: "ana", CSRFToken: "c", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUserDisabled(ctx, "ana", true); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.User(ctx, "ana"); !u.Disabled {
+		t.Fatal("not disabled")
+	}
+	if _, err := s.Session(ctx, []byte("h"), t0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("session of a disabled user still live: %v", err)
+	}
+	if err := s.SetUserRole(ctx, "ana", RoleAnalyst); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.User(ctx, "ana"); u.Role != RoleAnalyst {
+		t.Fatalf("role %q", u.Role)
+	}
+	if err := s.SetUserRole(ctx, "ana", "root"); err == nil {
+		t.Fatal("bad role accepted")
+	}
+	if err := s.SetUserDisabled(ctx, "nobody", true); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown user: %v", err)
+	}
+}

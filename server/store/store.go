@@ -58,6 +58,10 @@ type Store interface {
 	Report(ctx context.Context, deviceID string, seq uint64) (*pb.Report, error)
 
 	CreateUser(ctx context.Context, u User) error
+	// SetUserDisabled disables or re-enables an account; disabling also ends its sessions.
+	SetUserDisabled(ctx context.Context, username string, disabled bool) error
+	// SetUserRole changes an account's role.
+	SetUserRole(ctx context.Context, username, role string) error
 	User(ctx context.Context, username string) (User, error)
 	Users(ctx context.Context) ([]User, error)
 
