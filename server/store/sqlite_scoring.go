@@ -193,3 +193,36 @@ func (s *SQLite) Policies(ctx context.Context, limit int) ([]PolicyRecord, error
 	}
 	return out, rows.Err()
 }
+
+func (s *SQLite) PutCollectorFinding(ctx context.Context, deviceID string, f *pb.Finding, at time.Time) error {
+	ev, err := json.Marshal(f.GetEvidence())
+	if err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	r, err := tx.ExecContext(ctx, `INSERT INTO findings (device_id, key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source)
+		SELECT ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'collector' WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?)
+		ON CONFLICT (device_id, key) DO UPDATE SET severity = excluded.severity, confidence = excluded.confidence, title = excluded.title,
+			evidence = excluded.evidence, last_seen = excluded.last_seen WHERE findings.source = 'collector'`,
+		deviceID, FindingKey(f), f.GetSignal(), int32(f.GetSeverity()), f.GetConfidence(), f.GetTitle(), f.GetAttack(), f.GetDetector(), string(ev), ms(at), ms(at), deviceID)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices WHERE id = ?`, deviceID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			return fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE devices SET findings_count = (SELECT COUNT(*) FROM findings WHERE device_id = devices.id) WHERE id = ?`, deviceID); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

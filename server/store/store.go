@@ -58,6 +58,10 @@ type Store interface {
 	Report(ctx context.Context, deviceID string, seq uint64) (*pb.Report, error)
 
 	CreateUser(ctx context.Context, u User) error
+	// PutCollectorFinding adds or refreshes one finding the collector derived (by key), beside
+	// those of other detectors.
+	PutCollectorFinding(ctx context.Context, deviceID string, f *pb.Finding, at time.Time) error
+
 	// SetUserDisabled disables or re-enables an account; disabling also ends its sessions.
 	SetUserDisabled(ctx context.Context, username string, disabled bool) error
 	// SetUserRole changes an account's role.
@@ -138,6 +142,7 @@ type Store interface {
 const (
 	DetectorLocation = "collector/location"
 	DetectorFleet    = "collector/fleet"
+	DetectorAgent    = "collector/agent"
 )
 
 // Score is a device's computed score.

@@ -2808,6 +2808,118 @@ func (x *HeartbeatResponse) GetHighestSequence() uint64 {
 	return 0
 }
 
+type GoodbyeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"` // stop, uninstall, upgrade, shutdown
+	At            *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`                                    // who asked, as the OS told the agent (user name, "service manager")
+	Authorized    bool                   `protobuf:"varint,4,opt,name=authorized,proto3" json:"authorized,omitempty"`                         // an uninstall that presented the policy's uninstall token
+	LastSequence  uint64                 `protobuf:"varint,5,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"` // the last report sequence the agent created
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GoodbyeRequest) Reset() {
+	*x = GoodbyeRequest{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GoodbyeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GoodbyeRequest) ProtoMessage() {}
+
+func (x *GoodbyeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GoodbyeRequest.ProtoReflect.Descriptor instead.
+func (*GoodbyeRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GoodbyeRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *GoodbyeRequest) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *GoodbyeRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *GoodbyeRequest) GetAuthorized() bool {
+	if x != nil {
+		return x.Authorized
+	}
+	return false
+}
+
+func (x *GoodbyeRequest) GetLastSequence() uint64 {
+	if x != nil {
+		return x.LastSequence
+	}
+	return 0
+}
+
+type GoodbyeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GoodbyeResponse) Reset() {
+	*x = GoodbyeResponse{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GoodbyeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GoodbyeResponse) ProtoMessage() {}
+
+func (x *GoodbyeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GoodbyeResponse.ProtoReflect.Descriptor instead.
+func (*GoodbyeResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{31}
+}
+
 type SubscribeRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	AgentVersion   string                 `protobuf:"bytes,1,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
@@ -2819,7 +2931,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2831,7 +2943,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2844,7 +2956,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{30}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SubscribeRequest) GetAgentVersion() string {
@@ -2878,7 +2990,7 @@ type CatalogUpdate struct {
 
 func (x *CatalogUpdate) Reset() {
 	*x = CatalogUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +3002,7 @@ func (x *CatalogUpdate) String() string {
 func (*CatalogUpdate) ProtoMessage() {}
 
 func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3015,7 @@ func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogUpdate.ProtoReflect.Descriptor instead.
 func (*CatalogUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{31}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CatalogUpdate) GetVersion() string {
@@ -2931,7 +3043,7 @@ type PolicyUpdate struct {
 
 func (x *PolicyUpdate) Reset() {
 	*x = PolicyUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3055,7 @@ func (x *PolicyUpdate) String() string {
 func (*PolicyUpdate) ProtoMessage() {}
 
 func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3068,7 @@ func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyUpdate.ProtoReflect.Descriptor instead.
 func (*PolicyUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{32}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PolicyUpdate) GetVersion() string {
@@ -2990,7 +3102,7 @@ type ScanNow struct {
 
 func (x *ScanNow) Reset() {
 	*x = ScanNow{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3002,7 +3114,7 @@ func (x *ScanNow) String() string {
 func (*ScanNow) ProtoMessage() {}
 
 func (x *ScanNow) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3015,7 +3127,7 @@ func (x *ScanNow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanNow.ProtoReflect.Descriptor instead.
 func (*ScanNow) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{33}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ScanNow) GetReason() string {
@@ -3049,7 +3161,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3173,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3186,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{34}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Push) GetId() string {
@@ -3421,7 +3533,16 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\x11HeartbeatResponse\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12)\n" +
-	"\x10highest_sequence\x18\x02 \x01(\x04R\x0fhighestSequence\"\x87\x01\n" +
+	"\x10highest_sequence\x18\x02 \x01(\x04R\x0fhighestSequence\"\xaf\x01\n" +
+	"\x0eGoodbyeRequest\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x1e\n" +
+	"\n" +
+	"authorized\x18\x04 \x01(\bR\n" +
+	"authorized\x12#\n" +
+	"\rlast_sequence\x18\x05 \x01(\x04R\flastSequence\"\x11\n" +
+	"\x0fGoodbyeResponse\"\x87\x01\n" +
 	"\x10SubscribeRequest\x12#\n" +
 	"\ragent_version\x18\x01 \x01(\tR\fagentVersion\x12'\n" +
 	"\x0fcatalog_version\x18\x02 \x01(\tR\x0ecatalogVersion\x12%\n" +
@@ -3451,12 +3572,13 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\rSEVERITY_HIGH\x10\x04\x12\x15\n" +
 	"\x11SEVERITY_CRITICAL\x10\x052X\n" +
 	"\x11EnrollmentService\x12C\n" +
-	"\x06Enroll\x12\x1b.farmwatch.v1.EnrollRequest\x1a\x1c.farmwatch.v1.EnrollResponse2\xb8\x02\n" +
+	"\x06Enroll\x12\x1b.farmwatch.v1.EnrollRequest\x1a\x1c.farmwatch.v1.EnrollResponse2\x80\x03\n" +
 	"\fAgentService\x12U\n" +
 	"\fUploadReport\x12!.farmwatch.v1.UploadReportRequest\x1a\".farmwatch.v1.UploadReportResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.farmwatch.v1.HeartbeatRequest\x1a\x1f.farmwatch.v1.HeartbeatResponse\x12@\n" +
 	"\x05Renew\x12\x1a.farmwatch.v1.RenewRequest\x1a\x1b.farmwatch.v1.RenewResponse\x12A\n" +
-	"\tSubscribe\x12\x1e.farmwatch.v1.SubscribeRequest\x1a\x12.farmwatch.v1.Push0\x01B?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
+	"\tSubscribe\x12\x1e.farmwatch.v1.SubscribeRequest\x1a\x12.farmwatch.v1.Push0\x01\x12F\n" +
+	"\aGoodbye\x12\x1c.farmwatch.v1.GoodbyeRequest\x1a\x1d.farmwatch.v1.GoodbyeResponseB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
 
 var (
 	file_farmwatch_v1_farmwatch_proto_rawDescOnce sync.Once
@@ -3471,7 +3593,7 @@ func file_farmwatch_v1_farmwatch_proto_rawDescGZIP() []byte {
 }
 
 var file_farmwatch_v1_farmwatch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(Severity)(0),                 // 0: farmwatch.v1.Severity
 	(*HardwareIdentity)(nil),      // 1: farmwatch.v1.HardwareIdentity
@@ -3504,28 +3626,30 @@ var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(*UploadReportResponse)(nil),  // 28: farmwatch.v1.UploadReportResponse
 	(*HeartbeatRequest)(nil),      // 29: farmwatch.v1.HeartbeatRequest
 	(*HeartbeatResponse)(nil),     // 30: farmwatch.v1.HeartbeatResponse
-	(*SubscribeRequest)(nil),      // 31: farmwatch.v1.SubscribeRequest
-	(*CatalogUpdate)(nil),         // 32: farmwatch.v1.CatalogUpdate
-	(*PolicyUpdate)(nil),          // 33: farmwatch.v1.PolicyUpdate
-	(*ScanNow)(nil),               // 34: farmwatch.v1.ScanNow
-	(*Push)(nil),                  // 35: farmwatch.v1.Push
-	nil,                           // 36: farmwatch.v1.Finding.EvidenceEntry
-	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
+	(*GoodbyeRequest)(nil),        // 31: farmwatch.v1.GoodbyeRequest
+	(*GoodbyeResponse)(nil),       // 32: farmwatch.v1.GoodbyeResponse
+	(*SubscribeRequest)(nil),      // 33: farmwatch.v1.SubscribeRequest
+	(*CatalogUpdate)(nil),         // 34: farmwatch.v1.CatalogUpdate
+	(*PolicyUpdate)(nil),          // 35: farmwatch.v1.PolicyUpdate
+	(*ScanNow)(nil),               // 36: farmwatch.v1.ScanNow
+	(*Push)(nil),                  // 37: farmwatch.v1.Push
+	nil,                           // 38: farmwatch.v1.Finding.EvidenceEntry
+	(*timestamppb.Timestamp)(nil), // 39: google.protobuf.Timestamp
 }
 var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	1,  // 0: farmwatch.v1.EnrollRequest.hardware:type_name -> farmwatch.v1.HardwareIdentity
-	37, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
-	37, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
-	37, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
-	37, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
+	39, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
+	39, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
+	39, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
+	39, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
 	0,  // 5: farmwatch.v1.Finding.severity:type_name -> farmwatch.v1.Severity
-	36, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
-	37, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
-	37, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
-	37, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
+	38, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
+	39, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
+	39, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
+	39, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
 	7,  // 10: farmwatch.v1.Process.sockets:type_name -> farmwatch.v1.Socket
 	10, // 11: farmwatch.v1.TimeFacts.zone_changes:type_name -> farmwatch.v1.ZoneChange
-	37, // 12: farmwatch.v1.ZoneChange.at:type_name -> google.protobuf.Timestamp
+	39, // 12: farmwatch.v1.ZoneChange.at:type_name -> google.protobuf.Timestamp
 	12, // 13: farmwatch.v1.Activity.days:type_name -> farmwatch.v1.ActivityDay
 	1,  // 14: farmwatch.v1.Facts.host:type_name -> farmwatch.v1.HardwareIdentity
 	9,  // 15: farmwatch.v1.Facts.time:type_name -> farmwatch.v1.TimeFacts
@@ -3543,33 +3667,36 @@ var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	17, // 27: farmwatch.v1.Lan.neighbours:type_name -> farmwatch.v1.LanHost
 	18, // 28: farmwatch.v1.Lan.wifi:type_name -> farmwatch.v1.WiFi
 	21, // 29: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
-	37, // 30: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
+	39, // 30: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
 	15, // 31: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
 	6,  // 32: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
 	25, // 33: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
 	26, // 34: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
-	37, // 35: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
-	37, // 36: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	37, // 37: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
-	37, // 38: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
-	32, // 39: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
-	33, // 40: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
-	34, // 41: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
-	2,  // 42: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
-	27, // 43: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
-	29, // 44: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
-	4,  // 45: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
-	31, // 46: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
-	3,  // 47: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
-	28, // 48: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
-	30, // 49: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
-	5,  // 50: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
-	35, // 51: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
-	47, // [47:52] is the sub-list for method output_type
-	42, // [42:47] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	39, // 35: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
+	39, // 36: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
+	39, // 37: farmwatch.v1.GoodbyeRequest.at:type_name -> google.protobuf.Timestamp
+	39, // 38: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
+	39, // 39: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
+	34, // 40: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
+	35, // 41: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
+	36, // 42: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
+	2,  // 43: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
+	27, // 44: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
+	29, // 45: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
+	4,  // 46: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
+	33, // 47: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
+	31, // 48: farmwatch.v1.AgentService.Goodbye:input_type -> farmwatch.v1.GoodbyeRequest
+	3,  // 49: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
+	28, // 50: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
+	30, // 51: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
+	5,  // 52: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
+	37, // 53: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
+	32, // 54: farmwatch.v1.AgentService.Goodbye:output_type -> farmwatch.v1.GoodbyeResponse
+	49, // [49:55] is the sub-list for method output_type
+	43, // [43:49] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_farmwatch_proto_init() }
@@ -3577,7 +3704,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 	if File_farmwatch_v1_farmwatch_proto != nil {
 		return
 	}
-	file_farmwatch_v1_farmwatch_proto_msgTypes[34].OneofWrappers = []any{
+	file_farmwatch_v1_farmwatch_proto_msgTypes[36].OneofWrappers = []any{
 		(*Push_Catalog)(nil),
 		(*Push_Policy)(nil),
 		(*Push_ScanNow)(nil),
@@ -3588,7 +3715,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_farmwatch_proto_rawDesc), len(file_farmwatch_v1_farmwatch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -144,6 +144,7 @@ const (
 	AgentService_Heartbeat_FullMethodName    = "/farmwatch.v1.AgentService/Heartbeat"
 	AgentService_Renew_FullMethodName        = "/farmwatch.v1.AgentService/Renew"
 	AgentService_Subscribe_FullMethodName    = "/farmwatch.v1.AgentService/Subscribe"
+	AgentService_Goodbye_FullMethodName      = "/farmwatch.v1.AgentService/Goodbye"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -162,6 +163,9 @@ type AgentServiceClient interface {
 	Renew(ctx context.Context, in *RenewRequest, opts ...grpc.CallOption) (*RenewResponse, error)
 	// Subscribe opens the server-to-agent push stream: catalog and policy updates, scan now.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Push], error)
+	// Goodbye tells the collector the agent is about to stop or be removed, so that a laptop that
+	// goes quiet after it is explained and one that goes quiet without it is not.
+	Goodbye(ctx context.Context, in *GoodbyeRequest, opts ...grpc.CallOption) (*GoodbyeResponse, error)
 }
 
 type agentServiceClient struct {
@@ -221,6 +225,16 @@ func (c *agentServiceClient) Subscribe(ctx context.Context, in *SubscribeRequest
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AgentService_SubscribeClient = grpc.ServerStreamingClient[Push]
 
+func (c *agentServiceClient) Goodbye(ctx context.Context, in *GoodbyeRequest, opts ...grpc.CallOption) (*GoodbyeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GoodbyeResponse)
+	err := c.cc.Invoke(ctx, AgentService_Goodbye_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -237,6 +251,9 @@ type AgentServiceServer interface {
 	Renew(context.Context, *RenewRequest) (*RenewResponse, error)
 	// Subscribe opens the server-to-agent push stream: catalog and policy updates, scan now.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[Push]) error
+	// Goodbye tells the collector the agent is about to stop or be removed, so that a laptop that
+	// goes quiet after it is explained and one that goes quiet without it is not.
+	Goodbye(context.Context, *GoodbyeRequest) (*GoodbyeResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -258,6 +275,9 @@ func (UnimplementedAgentServiceServer) Renew(context.Context, *RenewRequest) (*R
 }
 func (UnimplementedAgentServiceServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[Push]) error {
 	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (UnimplementedAgentServiceServer) Goodbye(context.Context, *GoodbyeRequest) (*GoodbyeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Goodbye not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -345,6 +365,24 @@ func _AgentService_Subscribe_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AgentService_SubscribeServer = grpc.ServerStreamingServer[Push]
 
+func _AgentService_Goodbye_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GoodbyeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).Goodbye(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_Goodbye_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).Goodbye(ctx, req.(*GoodbyeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -363,6 +401,10 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Renew",
 			Handler:    _AgentService_Renew_Handler,
+		},
+		{
+			MethodName: "Goodbye",
+			Handler:    _AgentService_Goodbye_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
