@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -165,6 +164,7 @@ type userView struct {
 	Username, Role string
 	Created        stamp
 	Disabled, Self bool
+	SSO            bool // signs in through the identity provider only
 }
 
 type usersData struct {
@@ -197,7 +197,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, s store.Se
 		d.Role = store.RoleViewer
 	}
 	for _, u := range users {
-		d.Users = append(d.Users, userView{Username: u.Username, Role: u.Role, Created: c.stamp(u.CreatedAt), Disabled: u.Disabled, Self: u.Username == s.Username})
+		d.Users = append(d.Users, userView{Username: u.Username, Role: u.Role, Created: c.stamp(u.CreatedAt), Disabled: u.Disabled, Self: u.Username == s.Username, SSO: isSSOUser(u.Username)})
 	}
 	c.render(w, r, status, "users", page{Title: "Users", User: s.Username, CSRF: s.CSRFToken, Nav: "users", Role: roleOf(r), Body: d})
 }
@@ -255,7 +255,7 @@ func (c *Console) userDisable(w http.ResponseWriter, r *http.Request, s store.Se
 		return
 	}
 	name := r.PathValue("name")
-	if !usernamePattern.MatchString(name) {
+	if !usernamePattern.MatchString(name) && !(isSSOUser(name) && ssoNamePattern.MatchString(name[len(ssoPrefix):])) {
 		c.renderError(w, r, http.StatusBadRequest, "Bad username", "A username is 1 to 64 letters, digits, '.', '_', '-' or '@'.", s)
 		return
 	}
@@ -328,36 +328,4 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s store.Sess
 		d.NextURL = "/admin/audit?page=" + strconv.Itoa(pg+1)
 	}
 	c.show(w, r, s, "audit", "Audit log", "audit", d)
-}
-
-type catalogData struct {
-	Version    string
-	Tools      int
-	Listeners  int
-	Hardware   int
-	Categories []kv
-	Error      bool
-}
-
-// catalogPage is GET /catalog: which signature catalog is in force. View only.
-func (c *Console) catalogPage(w http.ResponseWriter, r *http.Request, s store.Session) {
-	var d catalogData
-	cat, err := c.catalog()
-	if err != nil {
-		c.log.Error("console catalog", "err", err)
-		d.Error = true
-	} else {
-		d.Version, d.Tools, d.Listeners = cat.Version, len(cat.RemoteTools), len(cat.OSRemoteListeners)
-		hw := cat.Hardware
-		d.Hardware = len(hw.USB) + len(hw.Displays) + len(hw.Inquiry) + len(hw.HIDDescriptors) + len(hw.Jigglers) + len(hw.GadgetVendors) + len(hw.FixedSerials)
-		counts := map[string]int{}
-		for _, t := range cat.RemoteTools {
-			counts[t.Category]++
-		}
-		for k, n := range counts {
-			d.Categories = append(d.Categories, kv{k, strconv.Itoa(n)})
-		}
-		slices.SortFunc(d.Categories, func(a, b kv) int { return cmp.Compare(a.Key, b.Key) })
-	}
-	c.show(w, r, s, "catalog", "Catalog", "catalog", d)
 }

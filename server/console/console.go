@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -53,6 +54,11 @@ type Options struct {
 	Policy PolicyController
 	// Catalog returns the signature catalog in force; nil means catalog.Default.
 	Catalog func() (*catalog.Catalog, error)
+	// Catalogs holds the catalog document in force, its history and the way to change it
+	// (the collector implements it); nil shows Catalog read-only.
+	Catalogs CatalogController
+	// OIDC turns on single sign-on beside local accounts; nil means local accounts only.
+	OIDC *OIDCConfig
 }
 
 // PolicyController holds the scoring policy in force (the collector implements it).
@@ -76,6 +82,8 @@ type Console struct {
 	agents    Agents
 	policy    PolicyController
 	catalog   func() (*catalog.Catalog, error)
+	catalogs  CatalogController
+	oidc      *oidcProvider // nil without single sign-on
 	log       *slog.Logger
 	secure    bool
 	now       func() time.Time
@@ -93,14 +101,15 @@ func New(opts Options) (*Console, error) {
 		return nil, errors.New("console: no store")
 	}
 	c := &Console{
-		store:   opts.Store,
-		agents:  opts.Agents,
-		policy:  opts.Policy,
-		catalog: opts.Catalog,
-		log:     opts.Logger,
-		secure:  opts.SecureCookies,
-		now:     opts.Now,
-		ttl:     opts.SessionTTL,
+		store:    opts.Store,
+		agents:   opts.Agents,
+		policy:   opts.Policy,
+		catalog:  opts.Catalog,
+		catalogs: opts.Catalogs,
+		log:      opts.Logger,
+		secure:   opts.SecureCookies,
+		now:      opts.Now,
+		ttl:      opts.SessionTTL,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -113,6 +122,12 @@ func New(opts Options) (*Console, error) {
 	}
 	if c.catalog == nil {
 		c.catalog = catalog.Default
+	}
+	if opts.OIDC != nil {
+		var err error
+		if c.oidc, err = newOIDCProvider(*opts.OIDC, c.now); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
 	}
 	c.limiter = account.NewLimiter(account.LimiterConfig{Now: c.now})
 	var err error
@@ -143,6 +158,10 @@ func (c *Console) routes() *http.ServeMux {
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /login", c.loginForm)
 	mux.HandleFunc("POST /login", c.login)
+	if c.oidc != nil {
+		mux.HandleFunc("GET "+oidcCookiePath, c.oidcStart)
+		mux.HandleFunc("GET "+oidcCallbackPath, c.oidcCallback)
+	}
 	mux.Handle("POST /logout", c.auth(c.logout))
 	mux.Handle("GET /{$}", c.auth(func(w http.ResponseWriter, r *http.Request, _ store.Session) {
 		http.Redirect(w, r, landingPage, http.StatusSeeOther)
@@ -157,6 +176,8 @@ func (c *Console) routes() *http.ServeMux {
 	mux.Handle("GET /policy", c.auth(c.policyPage))
 	mux.Handle("POST /policy", c.guard(maxPolicyFormBytes, store.RoleAdmin, c.policyEdit))
 	mux.Handle("GET /catalog", c.auth(c.catalogPage))
+	mux.Handle("GET /catalog/document", c.auth(c.catalogDocument))
+	mux.Handle("POST /catalog", c.guard(maxCatalogFormBytes, store.RoleAdmin, c.catalogEdit))
 	mux.Handle("GET /admin/secrets", c.authRole(store.RoleAdmin, c.secretList))
 	mux.Handle("POST /admin/secrets", c.authRole(store.RoleAdmin, c.secretCreate))
 	mux.Handle("POST /admin/secrets/{id}/revoke", c.authRole(store.RoleAdmin, c.secretRevoke))
@@ -254,9 +275,16 @@ func (c *Console) guard(limit int64, role string, h authedFunc) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), roleKey{}, u.Role))
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
-			if err := r.ParseForm(); err != nil {
+			if err := parseForm(r, limit); err != nil {
+				if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+					c.renderError(w, r, http.StatusRequestEntityTooLarge, "Too large", "The form is larger than this page accepts.", s)
+					return
+				}
 				c.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", s)
 				return
+			}
+			if r.MultipartForm != nil {
+				defer r.MultipartForm.RemoveAll()
 			}
 			if !tokensEqual(r.PostForm.Get(csrfField), s.CSRFToken) {
 				c.log.Warn("console request rejected: CSRF token mismatch",
@@ -273,6 +301,17 @@ func (c *Console) guard(limit int64, role string, h authedFunc) http.Handler {
 		}
 		h(w, r, s)
 	})
+}
+
+// parseForm reads a POST's form. Only the pages that accept large forms (file uploads) take
+// multipart bodies, and those are kept in memory: limit already bounds them.
+func parseForm(r *http.Request, limit int64) error {
+	if limit > maxFormBytes {
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+			return r.ParseMultipartForm(limit)
+		}
+	}
+	return r.ParseForm()
 }
 
 // session finds the request's live session. When there is none it answers the request itself

@@ -23,6 +23,7 @@ const (
 type loginData struct {
 	Username string
 	Error    string
+	SSO      bool // offer "Sign in with SSO"
 }
 
 // loginForm shows the sign-in form, or sends a signed-in user to the device list.
@@ -39,6 +40,7 @@ func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 // renderLogin renders the form with a login CSRF token: the one in the request's cookie when it
 // is well formed, else a new one (double-submit: the form field must equal the cookie).
 func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
+	d.SSO = c.oidc != nil
 	c.renderLoginToken(w, r, status, d, false)
 }
 
@@ -55,6 +57,7 @@ func (c *Console) renderLoginToken(w http.ResponseWriter, r *http.Request, statu
 		}
 		http.SetCookie(w, c.cookie(loginCSRFCookie, token, 0))
 	}
+	d.SSO = c.oidc != nil
 	c.render(w, r, status, "login", page{Title: "Sign in", CSRF: token, Body: d})
 }
 
@@ -108,7 +111,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	c.limiter.Success(ip, username)
 
-	if err := c.startSession(w, r, user.Username); err != nil {
+	if err := c.startSession(w, r, user.Username, ""); err != nil {
 		c.log.Error("console login: start session", "username", user.Username, "ip", ip, "err", err)
 		form.Error = msgUnavailable
 		c.renderLogin(w, r, http.StatusInternalServerError, form)
@@ -127,6 +130,11 @@ func (c *Console) checkCredentials(r *http.Request, username, password string) (
 	if username == "" || len(username) > maxUsernameBytes || len(password) > account.MaxPasswordBytes {
 		_, _ = account.Verify(c.dummyHash, password[:min(len(password), account.MaxPasswordBytes)])
 		return store.User{}, "username or password empty or too long", nil
+	}
+	if isSSOUser(username) {
+		// Single sign-on accounts have no password anyone knows; say so in the log only.
+		_, _ = account.Verify(c.dummyHash, password)
+		return store.User{}, "password sign-in to an SSO account", nil
 	}
 	user, err := c.store.User(r.Context(), username)
 	if errors.Is(err, store.ErrNotFound) {
@@ -151,7 +159,8 @@ func (c *Console) checkCredentials(r *http.Request, username, password string) (
 }
 
 // startSession creates a session for username, audits the login and sets the session cookie.
-func (c *Console) startSession(w http.ResponseWriter, r *http.Request, username string) error {
+// via names how the user proved who they are when it was not a password ("oidc").
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, username, via string) error {
 	token, err := account.NewToken()
 	if err != nil {
 		return err
@@ -172,7 +181,11 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, username 
 		return fmt.Errorf("create session: %w", err)
 	}
 	// A login that cannot be audited does not happen.
-	if err := c.audit(r.Context(), username, "console.login", username, "ip="+clientIP(r)); err != nil {
+	detail := "ip=" + clientIP(r)
+	if via != "" {
+		detail += " via=" + via
+	}
+	if err := c.audit(r.Context(), username, "console.login", username, detail); err != nil {
 		if derr := c.store.DeleteSession(r.Context(), s.IDHash); derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete unaudited session: %w", derr))
 		}

@@ -435,13 +435,17 @@ func TestUsersAddAndSignIn(t *testing.T) {
 	if log := h.auditLog(); log[1].Action != "user.add" || log[1].Target != "vera" || log[1].Detail != "viewer" {
 		t.Errorf("audit = %+v", log[:2])
 	}
-	// The SQLite store cannot disable accounts: the console says so and offers no button.
+	// The SQLite store can disable accounts: the page offers it, and a disabled account
+	// cannot sign in.
 	page := h.get(admin, "/admin/users")
-	if strings.Contains(page.Body, "/disable") || !strings.Contains(page.Body, "cannot disable accounts") {
-		t.Error("users page offers disabling without store support")
+	if !strings.Contains(page.Body, `action="/admin/users/vera/disable"`) || strings.Contains(page.Body, "cannot disable accounts") {
+		t.Error("users page does not offer disabling")
 	}
-	if r := h.post(admin, "/admin/users/vera/disable", url.Values{"csrf": {csrf}}); r.StatusCode != http.StatusNotImplemented {
-		t.Errorf("disable = %d, want 501", r.StatusCode)
+	if r := h.post(admin, "/admin/users/vera/disable", url.Values{"csrf": {csrf}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("disable = %d, want 303", r.StatusCode)
+	}
+	if u, err := h.store.User(context.Background(), "vera"); err != nil || !u.Disabled {
+		t.Errorf("vera after disable = %+v, %v", u, err)
 	}
 }
 

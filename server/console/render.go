@@ -22,7 +22,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the templates under templates/, each rendered inside layout.html.
-var pageNames = []string{"login", "error", "overview", "devices", "device", "clusters", "policy", "catalog", "secrets", "users", "audit"}
+var pageNames = []string{"login", "error", "overview", "devices", "device", "clusters", "policy", "catalog", "secrets", "users", "audit", "ssodone"}
 
 type pages struct{ byName map[string]*template.Template }
 
@@ -33,7 +33,9 @@ type page struct {
 	CSRF  string // the token for forms on this page
 	Nav   string // which header link is current
 	Role  string // the signed-in user's role; drives which links and forms are shown
-	Body  any
+	// Refresh, when set, is a same-origin path the page moves on to by itself (no scripts).
+	Refresh string
+	Body    any
 }
 
 // CanTriage says whether the user may triage devices and write notes (analyst or admin).

@@ -228,6 +228,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.Var(&ef.syslog, "syslog", "syslog receiver for the same events, RFC 5424: tcp://HOST:PORT or tls://HOST:PORT (repeatable)")
 	f.StringVar(&ef.syslogCA, "syslog-ca", "", "PEM CA certificates that sign the TLS syslog receiver's certificate (default: system roots)")
 	f.StringVar(&ef.jsonl, "export-jsonl", "", "file that gets the same events as JSON Lines")
+	var of oidcFlags
+	f.StringVar(&of.issuer, "oidc-issuer", "", "OpenID Connect issuer URL for console single sign-on (unset: local accounts only)")
+	f.StringVar(&of.clientID, "oidc-client-id", "", "the console's client id at the provider")
+	f.StringVar(&of.secretFile, "oidc-client-secret-file", "", "file holding the client secret (empty for a public client)")
+	f.StringVar(&of.redirect, "oidc-redirect-url", "", "the console's callback as registered: https://HOST:PORT/login/oidc/callback")
+	f.StringVar(&of.roleClaim, "oidc-role-claim", "groups", "ID token claim whose values map to roles")
+	f.StringVar(&of.roleMap, "oidc-role-map", "", "claim values to roles: farm-admins=admin,soc=analyst,it=viewer")
+	f.Var(&of.domains, "oidc-allowed-domain", "admit only users whose email is in this domain (repeatable)")
 	policyFile := f.String("policy", "", "scoring policy YAML, watched and reloaded on change (default: DATA/policy.yaml when present, else the built-in policy)")
 	verbose := f.Bool("v", false, "debug logging")
 	if _, err := f.parse(args, 0); err != nil {
@@ -329,7 +337,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ctls != nil {
 		hl, scheme = tls.NewListener(hl, ctls), "https"
 	}
-	con, err := console.New(console.Options{Store: st, Logger: log, Agents: col, SecureCookies: ctls != nil, Policy: col})
+	oidc, err := of.config()
+	if err != nil {
+		return err
+	}
+	con, err := console.New(console.Options{Store: st, Logger: log, Agents: col, SecureCookies: ctls != nil, Policy: col, Catalogs: col, OIDC: oidc})
 	if err != nil {
 		return err
 	}
