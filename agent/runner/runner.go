@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/client"
+	"github.com/farmwatch/farmwatch/agent/config"
 	"github.com/farmwatch/farmwatch/agent/scan"
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/state"
@@ -333,10 +334,59 @@ func (r *Runner) handlePush(p *pb.Push) {
 		r.Scanner.SetCatalog(c)
 		r.Log.Info("catalog updated", "version", c.Version)
 	case *pb.Push_Policy:
-		r.Log.Info("policy update received", "version", k.Policy.GetVersion(), "bytes", len(k.Policy.GetContent()))
+		r.applyPolicy(k.Policy)
 	default:
 		r.Log.Warn("unknown push ignored", "id", p.GetId())
 	}
+}
+
+// applyPolicy keeps the agent's part of a pushed policy (the uninstall token hash) in the state
+// directory, where `farmwatch-agent uninstall` checks it. The rest of the policy is the
+// collector's scoring and is not the agent's business.
+func (r *Runner) applyPolicy(u *pb.PolicyUpdate) {
+	p, set, err := config.ParsePolicy(u.GetContent())
+	if err != nil {
+		r.Log.Error("pushed policy refused; keeping the current uninstall token", "version", u.GetVersion(), "err", err)
+		return
+	}
+	if !set {
+		r.Log.Info("policy update received; no agent settings in it", "version", u.GetVersion())
+		return
+	}
+	p.Version, p.Received = u.GetVersion(), time.Now().UTC()
+	if err := config.SavePolicy(r.State.Path, p); err != nil {
+		r.Log.Error("pushed policy not saved; uninstall keeps the previous token", "version", u.GetVersion(), "err", err)
+		return
+	}
+	r.Log.Info("policy update applied", "version", u.GetVersion(), "uninstall_token_required", p.UninstallTokenHash != "")
+}
+
+// GoodbyeTimeout bounds Goodbye: a stop or an uninstall must not hang on an unreachable
+// collector.
+const GoodbyeTimeout = 5 * time.Second
+
+// Goodbye tells the collector the agent is about to go (reason: stop, uninstall, upgrade or
+// shutdown; actor: who asked, as the OS told us; authorized: an uninstall that presented the
+// policy's token). It gives up after GoodbyeTimeout. It needs Connect, not Run.
+func (r *Runner) Goodbye(ctx context.Context, reason, actor string, authorized bool) error {
+	if r.conn == nil {
+		return errors.New("goodbye: not connected")
+	}
+	ctx, cancel := context.WithTimeout(ctx, GoodbyeTimeout)
+	defer cancel()
+	var last uint64
+	if r.Spool != nil {
+		if st, err := r.Spool.Stats(); err == nil {
+			last = st.LastSequence
+		}
+	}
+	_, err := r.conn.Goodbye(ctx, &pb.GoodbyeRequest{
+		Reason: reason, At: timestamppb.Now(), Actor: actor, Authorized: authorized, LastSequence: last,
+	})
+	if err != nil {
+		return fmt.Errorf("goodbye: %w", explain(err))
+	}
+	return nil
 }
 
 func (r *Runner) renewIfDue(ctx context.Context) {

@@ -13,17 +13,19 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/kardianos/service"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/activity"
 	"github.com/farmwatch/farmwatch/agent/capture"
+	"github.com/farmwatch/farmwatch/agent/config"
 	"github.com/farmwatch/farmwatch/agent/detect"
 	_ "github.com/farmwatch/farmwatch/agent/detectors" // registers the detectors
 	"github.com/farmwatch/farmwatch/agent/enroll"
@@ -45,13 +47,24 @@ var version = "dev"
 const usage = `farmwatch-agent finds the signs of a laptop farm on this computer and reports them.
 
 Usage:
-  farmwatch-agent enroll --server HOST:PORT --ca CA.pem --secret SECRET [--state DIR]
-  farmwatch-agent run [--once] [--interval 5m] [--state DIR]
+  farmwatch-agent enroll [--config FILE] --server HOST:PORT --ca CA.pem --secret SECRET [--state DIR]
+  farmwatch-agent run [--config FILE] [--once] [--interval 5m] [--state DIR]
+  farmwatch-agent install [--config FILE]     register the service (root / LocalSystem)
+  farmwatch-agent uninstall [--token TOKEN]   remove it (the policy may require a token)
+  farmwatch-agent start | stop | status       status exits 0 running, 3 stopped, 4 not installed
+  farmwatch-agent config check [--config FILE]
   farmwatch-agent scan [--json] [--root DIR]
   farmwatch-agent sniff --pcap FILE [--json]
   farmwatch-agent version
 
 Run 'farmwatch-agent COMMAND -h' for the flags of a command.
+
+Configuration, lowest precedence first: built-in defaults; the config file (--config, else
+FARMWATCH_CONFIG, else %s); on macOS the managed preferences of a configuration
+profile (domain com.farmwatch.agent); environment variables FARMWATCH_SERVER, FARMWATCH_CA,
+FARMWATCH_ENROLL_SECRET, FARMWATCH_ENROLL_SECRET_FILE, FARMWATCH_STATE_DIR, FARMWATCH_INTERVAL,
+FARMWATCH_HEARTBEAT, FARMWATCH_SNIFF, FARMWATCH_LOG_LEVEL, FARMWATCH_UNINSTALL_TOKEN_SHA256;
+then flags. 'farmwatch-agent config check' shows where each value comes from.
 `
 
 func main() {
@@ -60,7 +73,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText())
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -75,18 +88,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdScan(ctx, args[1:], stdout, stderr)
 	case "sniff":
 		err = cmdSniff(ctx, args[1:], stdout, stderr)
+	case "install", "uninstall", "start", "stop", "status":
+		err = cmdControl(ctx, newController(stdout, stderr), args[0], args[1:], stderr)
+	case "config":
+		err = cmdConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "farmwatch-agent %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText())
 		return 0
 	default:
-		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usageText())
 		return 2
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -102,18 +123,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 type usageError struct{ error }
 
-func defaultStateDir() string {
-	switch runtime.GOOS {
-	case "windows":
-		pd := os.Getenv("ProgramData")
-		if pd == "" {
-			pd = `C:\ProgramData`
+func usageText() string {
+	return fmt.Sprintf(usage, config.DefaultPaths(runtime.GOOS, os.Getenv).ConfigFile)
+}
+
+// flagKey ties a command-line flag to the configuration setting it overrides; value, when set,
+// turns the flag's text into the setting's (--no-sniff into sniff: false).
+type flagKey struct {
+	key   string
+	value func(string) string
+}
+
+// loadConfig merges the configuration with the flags the user actually set on fs.
+func loadConfig(fs *flag.FlagSet, file string, keys map[string]flagKey) (config.Config, []config.Source, error) {
+	var fl []config.Flag
+	fs.Visit(func(f *flag.Flag) {
+		k, ok := keys[f.Name]
+		if !ok {
+			return
 		}
-		return filepath.Join(pd, "Farmwatch", "state")
-	case "darwin":
-		return "/Library/Application Support/Farmwatch/state"
+		v := f.Value.String()
+		if k.value != nil {
+			v = k.value(v)
+		}
+		fl = append(fl, config.Flag{Key: k.key, Name: "--" + f.Name, Value: v})
+	})
+	return config.Load(config.Options{File: file, Flags: fl})
+}
+
+func level(name string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(name)); err != nil {
+		return slog.LevelInfo
 	}
-	return "/var/lib/farmwatch"
+	return l
 }
 
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
@@ -145,30 +188,34 @@ func logger(stderr io.Writer, verbose bool) *slog.Logger {
 
 func cmdEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("enroll", stderr)
-	stateDir := fs.String("state", defaultStateDir(), "state directory (keys, certificate, spool)")
-	server := fs.String("server", "", "collector gRPC address, host:port")
-	caPath := fs.String("ca", "", "collector CA certificate (the collector's DATA/ca.pem) to pin")
-	secret := fs.String("secret", "", "enroll secret (or set FARMWATCH_ENROLL_SECRET)")
+	configFile := fs.String("config", "", "configuration file (default: FARMWATCH_CONFIG or the OS default)")
+	fs.String("state", "", "state directory (keys, certificate, spool); default from the configuration")
+	fs.String("server", "", "collector gRPC address, host:port (or server: in the configuration)")
+	fs.String("ca", "", "collector CA certificate (the collector's DATA/ca.pem) to pin (or ca_file:)")
+	fs.String("secret", "", "enroll secret (or FARMWATCH_ENROLL_SECRET, enroll_secret_file:)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *secret == "" {
-		*secret = os.Getenv("FARMWATCH_ENROLL_SECRET")
+	cfg, _, err := loadConfig(fs, *configFile, map[string]flagKey{
+		"state": {key: "state_dir"}, "server": {key: "server"}, "ca": {key: "ca_file"}, "secret": {key: "enroll_secret"},
+	})
+	if err != nil {
+		return err
 	}
 	switch {
-	case *server == "":
-		return usageError{errors.New("--server is required")}
-	case *caPath == "":
-		return usageError{errors.New("--ca is required")}
-	case *secret == "":
-		return usageError{errors.New("--secret (or FARMWATCH_ENROLL_SECRET) is required")}
+	case cfg.Server == "":
+		return usageError{errors.New("--server (or server: in the configuration) is required")}
+	case cfg.CAFile == "":
+		return usageError{errors.New("--ca (or ca_file: in the configuration) is required")}
+	case cfg.EnrollSecret == "":
+		return usageError{errors.New("--secret (or FARMWATCH_ENROLL_SECRET, or enroll_secret_file: in the configuration) is required")}
 	}
-	caPEM, err := os.ReadFile(*caPath)
+	caPEM, err := os.ReadFile(cfg.CAFile)
 	if err != nil {
 		return fmt.Errorf("read collector CA: %w", err)
 	}
-	dir, err := state.Open(*stateDir)
+	dir, err := state.Open(cfg.StateDir)
 	if err != nil {
 		return err
 	}
@@ -179,7 +226,7 @@ func cmdEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	rec, err := enroll.Enroll(ctx, dir, enroll.Request{
-		Server: *server, CAPEM: caPEM, Secret: strings.TrimSpace(*secret), Hardware: scan.Identity(id), AgentVersion: version,
+		Server: cfg.Server, CAPEM: caPEM, Secret: strings.TrimSpace(cfg.EnrollSecret), Hardware: scan.Identity(id), AgentVersion: version,
 	})
 	if err != nil {
 		return err
@@ -190,22 +237,44 @@ func cmdEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	stateDir := fs.String("state", defaultStateDir(), "state directory")
+	configFile := fs.String("config", "", "configuration file (default: FARMWATCH_CONFIG or the OS default)")
+	fs.String("state", "", "state directory; default from the configuration")
 	once := fs.Bool("once", false, "scan once, send everything spooled, wait for the acknowledgements and exit")
-	interval := fs.Duration("interval", 5*time.Minute, "time between scans")
-	heartbeat := fs.Duration("heartbeat", time.Minute, "time between heartbeats")
+	fs.Duration("interval", 5*time.Minute, "time between scans (interval:)")
+	fs.Duration("heartbeat", time.Minute, "time between heartbeats (heartbeat:)")
 	root := fs.String("root", "", "read a captured file-system tree instead of this machine (testing)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "with --once: give up after this long")
-	noSniff := fs.Bool("no-sniff", false, "do not start the packet sniffer")
-	verbose := fs.Bool("v", false, "debug logging")
+	fs.Bool("no-sniff", false, "do not start the packet sniffer (sniff: false)")
+	fs.Bool("v", false, "debug logging (log_level: debug)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *interval < 10*time.Second {
-		return usageError{errors.New("--interval must be at least 10s")}
+	not := func(v string) string { b, _ := strconv.ParseBool(v); return strconv.FormatBool(!b) }
+	debug := func(v string) string {
+		if b, _ := strconv.ParseBool(v); b {
+			return "debug"
+		}
+		return "info"
 	}
-	log := logger(stderr, *verbose)
-	dir, err := state.Open(*stateDir)
+	cfg, _, err := loadConfig(fs, *configFile, map[string]flagKey{
+		"state": {key: "state_dir"}, "interval": {key: "interval"}, "heartbeat": {key: "heartbeat"},
+		"no-sniff": {key: "sniff", value: not}, "v": {key: "log_level", value: debug},
+	})
+	if err != nil {
+		return err
+	}
+	prog := &program{}
+	svc, err := newService(prog, *configFile)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := serviceLog(svc, level(cfg.LogLevel), stderr)
+	if err != nil {
+		return fmt.Errorf("open the log: %w", err)
+	}
+	defer closeLog()
+	prog.log = log
+	dir, err := state.Open(cfg.StateDir)
 	if err != nil {
 		return err
 	}
@@ -235,7 +304,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	r := &runner.Runner{
-		State: dir, Spool: sp, Interval: *interval, Heartbeat: *heartbeat, AgentVersion: version, Log: log,
+		State: dir, Spool: sp, Interval: cfg.Interval, Heartbeat: cfg.Heartbeat, AgentVersion: version, Log: log,
 		Scanner: scanner,
 	}
 	if err := r.Connect(); err != nil {
@@ -247,9 +316,23 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		defer cancel()
 		return r.RunOnce(ctx)
 	}
-	log.Info("agent running", "version", version, "interval", *interval, "detectors", strings.Join(dets.Names(), ","))
-	return runService(func(ctx context.Context) error {
-		if *root == "" && !*noSniff {
+	log.Info("agent running", "version", version, "interval", cfg.Interval, "detectors", strings.Join(dets.Names(), ","))
+	prog.goodbye = func(reason string) {
+		if takeGoodbyeMark(dir.Path, time.Now()) {
+			return // `farmwatch-agent stop` or `uninstall` already told the collector
+		}
+		actor := "service manager"
+		if service.Interactive() {
+			actor = "signal to the agent in a terminal"
+		}
+		if err := r.Goodbye(context.Background(), reason, actor, false); err != nil {
+			log.Warn("could not tell the collector this agent is stopping", "reason", reason, "err", err)
+			return
+		}
+		log.Info("told the collector this agent is stopping", "reason", reason)
+	}
+	prog.run = func(ctx context.Context) error {
+		if *root == "" && cfg.Sniff {
 			an := netwatch.New(scanner.Catalog())
 			live, err := sniffer.Start(ctx, capture.Options{}, an, log)
 			if err != nil {
@@ -265,7 +348,52 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 			go sampler.Run(ctx, idle.Idle)
 		}
 		return r.Run(ctx)
-	})
+	}
+	if err := svc.Run(); err != nil {
+		return err
+	}
+	return prog.err
+}
+
+// cmdControl runs install, uninstall, start, stop and status.
+func cmdControl(ctx context.Context, c *controller, name string, args []string, stderr io.Writer) error {
+	fs := newFlags(name, stderr)
+	configFile := fs.String("config", "", "configuration file (default: FARMWATCH_CONFIG or the OS default); install passes it to the service")
+	var token *string
+	if name == "uninstall" {
+		token = fs.String("token", "", "the uninstall token, when the policy requires one (or FARMWATCH_UNINSTALL_TOKEN)")
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(fs, *configFile, nil)
+	switch name {
+	case "install":
+		if err != nil {
+			return fmt.Errorf("not installing: %w\n(farmwatch-agent config check lists the problems)", err)
+		}
+		return c.install(cfg, *configFile)
+	case "start":
+		return c.start(*configFile)
+	case "status":
+		return c.status(*configFile)
+	}
+	// stop and uninstall need the state directory (token, enrollment for the goodbye); a
+	// configuration problem elsewhere must not keep an admin from stopping the agent.
+	if err != nil && cfg.StateDir == "" {
+		return err
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "farmwatch-agent: warning: %v\n", err)
+	}
+	if name == "stop" {
+		return c.stop(ctx, cfg, *configFile)
+	}
+	t := *token
+	if t == "" {
+		t = os.Getenv("FARMWATCH_UNINSTALL_TOKEN")
+	}
+	return c.uninstall(ctx, cfg, *configFile, strings.TrimSpace(t))
 }
 
 func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
