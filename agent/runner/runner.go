@@ -289,7 +289,11 @@ func nextBackoff(d time.Duration) time.Duration {
 func (r *Runner) subscribe(ctx context.Context) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		stream, err := r.conn.Subscribe(ctx, &pb.SubscribeRequest{AgentVersion: r.AgentVersion, CatalogVersion: r.Scanner.Catalog().Version})
+		policyVersion := ""
+		if p, ok, err := config.LoadPolicy(r.State.Path); err == nil && ok {
+			policyVersion = p.Version
+		}
+		stream, err := r.conn.Subscribe(ctx, &pb.SubscribeRequest{AgentVersion: r.AgentVersion, CatalogVersion: r.Scanner.Catalog().Version, PolicyVersion: policyVersion})
 		if err == nil {
 			for {
 				p, rerr := stream.Recv()

@@ -473,6 +473,11 @@ func (c *Collector) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStream
 		}
 		c.log.Info("catalog pushed", "device", id, "from", req.GetCatalogVersion(), "to", cs.version)
 	}
+	if p := c.policy.Load(); req.GetPolicyVersion() != p.Version() {
+		if err := stream.Send(policyPush(p, c.now())); err != nil {
+			return err
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

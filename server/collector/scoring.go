@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/fleet"
 	"github.com/farmwatch/farmwatch/server/policy"
 	"github.com/farmwatch/farmwatch/server/score"
@@ -41,6 +44,15 @@ func (c *Collector) SetPolicy(ctx context.Context, p *policy.Policy, actor strin
 	_ = c.store.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "policy.activate", Target: p.Version(), Detail: detail})
 	c.policy.Store(p)
 	c.applyLocation(p)
+	pushed := 0
+	for _, id := range c.Connected() {
+		if c.Push(id, policyPush(p, now)) {
+			pushed++
+		}
+	}
+	if pushed > 0 {
+		c.log.Info("policy pushed to connected agents", "version", p.Version(), "agents", pushed)
+	}
 	c.log.Info("policy in force", "version", p.Version(), "previous", prev, "by", actor)
 	go func() {
 		ctx := context.WithoutCancel(ctx)
@@ -211,4 +223,11 @@ func (c *Collector) applyLocation(p *policy.Policy) {
 	loc := p.Location()
 	loc.Collector = c.collectorAt
 	c.loc.Store(&loc)
+}
+
+// policyPush carries the policy to an agent, which acts on its agent section (the uninstall
+// token) and ignores the scoring part.
+func policyPush(p *policy.Policy, now time.Time) *pb.Push {
+	return &pb.Push{Id: "policy-" + p.Version(), Created: timestamppb.New(now),
+		Kind: &pb.Push_Policy{Policy: &pb.PolicyUpdate{Version: p.Version(), Content: p.Source(), Updated: timestamppb.New(now)}}}
 }

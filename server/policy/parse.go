@@ -447,6 +447,19 @@ func (d *decoder) top(root *yaml.Node) {
 			})
 		},
 		"location": func(v *yaml.Node, path string) { d.locationSection(v, path) },
+		"agent": func(v *yaml.Node, path string) {
+			d.fields(v, path, map[string]setter{
+				"uninstall_token_sha256": func(v *yaml.Node, path string) {
+					d.lines[path] = v.Line
+					h := strings.ToLower(strings.TrimSpace(v.Value))
+					if v.Kind != yaml.ScalarNode || (h != "" && !isHex64(h)) {
+						d.fail(v.Line, path, "want the hex SHA-256 of the uninstall token (64 hex digits; `printf %%s TOKEN | sha256sum`), got %s", describe(v))
+						return
+					}
+					p.Agent.UninstallTokenSHA256 = h
+				},
+			})
+		},
 	})
 }
 
@@ -699,4 +712,16 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -50,6 +50,8 @@ type Policy struct {
 	// CorporateEgress are the company's own egress ranges.
 	CorporateEgress []netip.Prefix
 	Fleet           Fleet
+	// Agent holds what the collector pushes to agents (the policy's `agent:` section).
+	Agent Agent
 
 	location location.Config
 	source   []byte
@@ -64,6 +66,13 @@ type Signal struct {
 	HalfLife time.Duration
 	// Family is the part of the signal's name before the dot (remote_tool, kvm, ...).
 	Family string
+}
+
+// Agent is the part of the policy agents act on.
+type Agent struct {
+	// UninstallTokenSHA256 is the hex SHA-256 of the token `farmwatch-agent uninstall --token`
+	// must present; "" lets anyone with administrator rights uninstall.
+	UninstallTokenSHA256 string
 }
 
 // SeverityFactors multiply the weight by a finding's severity.

@@ -345,3 +345,19 @@ func TestSignalFamilyOverride(t *testing.T) {
 		t.Fatalf("bad family: %v", err)
 	}
 }
+
+func TestAgentSection(t *testing.T) {
+	h := strings.Repeat("ab", 32)
+	p, err := Parse([]byte("schema: 1\nagent:\n  uninstall_token_sha256: " + strings.ToUpper(h) + "\n"))
+	if err != nil || p.Agent.UninstallTokenSHA256 != h {
+		t.Fatalf("agent section: %+v %v", p.Agent, err)
+	}
+	_, err = Parse([]byte("schema: 1\nagent:\n  uninstall_token_sha256: secret\n"))
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Problems[0].Line != 3 || !strings.Contains(pe.Problems[0].Reason, "SHA-256") {
+		t.Fatalf("bad hash: %v", err)
+	}
+	if _, err := Parse([]byte("schema: 1\nagent:\n  uninstall_token: x\n")); err == nil {
+		t.Fatal("unknown agent key accepted")
+	}
+}
