@@ -319,8 +319,10 @@ func TestLiveShedding(t *testing.T) {
 	if st.Shed == 0 || got == 0 || got > 20 {
 		t.Errorf("burst of %d at 10/s: read %d, stats %+v", sent, got, st)
 	}
-	if st.Received != sent { // loopback frames are seen once
-		t.Errorf("Received %d, want the %d sent", st.Received, sent)
+	// Loopback frames are seen once; other tests' loopback traffic that passes the kernel
+	// filter (TLS hellos, DNS) may add a few, so only fewer than sent is a loss.
+	if st.Received < sent {
+		t.Errorf("Received %d, want at least the %d sent", st.Received, sent)
 	}
 	// The bucket refills: Read keeps returning.
 	time.Sleep(300 * time.Millisecond)
