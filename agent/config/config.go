@@ -39,6 +39,7 @@ import (
 type Config struct {
 	Server           string        // collector gRPC address, host:port (used by enroll)
 	CAFile           string        // collector CA to pin at enrollment
+	CAPEM            string        // or the CA itself, PEM text (a configuration profile carries it this way)
 	EnrollSecret     string        // enroll secret; read from EnrollSecretFile when that is set
 	EnrollSecretFile string        // file holding the enroll secret (owner-only on Unix)
 	StateDir         string        // keys, certificate, spool
@@ -137,6 +138,13 @@ var fields = []field{
 		get: func(c *Config) string { return c.Server }},
 	{key: "ca_file", env: "FARMWATCH_CA", set: str(func(c *Config) *string { return &c.CAFile }),
 		get: func(c *Config) string { return c.CAFile }},
+	{key: "ca_pem", env: "FARMWATCH_CA_PEM", set: str(func(c *Config) *string { return &c.CAPEM }),
+		get: func(c *Config) string {
+			if c.CAPEM == "" {
+				return ""
+			}
+			return fmt.Sprintf("(%d bytes of PEM)", len(c.CAPEM))
+		}},
 	{key: "enroll_secret", env: "FARMWATCH_ENROLL_SECRET", secret: true, set: str(func(c *Config) *string { return &c.EnrollSecret }),
 		get: func(c *Config) string { return c.EnrollSecret }},
 	{key: "enroll_secret_file", env: "FARMWATCH_ENROLL_SECRET_FILE", set: str(func(c *Config) *string { return &c.EnrollSecretFile }),
@@ -379,6 +387,13 @@ func validate(c *Config, from map[string]string) []Problem {
 			bad("ca_file", "%v", err)
 		}
 	}
+	if c.CAPEM != "" {
+		if c.CAFile != "" {
+			bad("ca_pem", "give ca_file or ca_pem, not both")
+		} else if err := checkCAPEM([]byte(c.CAPEM)); err != nil {
+			bad("ca_pem", "%v", err)
+		}
+	}
 	if c.EnrollSecretFile != "" {
 		secret, err := readSecretFile(c.EnrollSecretFile)
 		if err != nil {
@@ -447,6 +462,34 @@ func ServerAddress(s string) (string, error) {
 		return "", fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
 	}
 	return s, nil
+}
+
+// checkCAPEM checks that PEM text holds a certificate.
+func checkCAPEM(b []byte) error {
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return errors.New("holds no PEM certificate (want the text of the collector's ca.pem)")
+		}
+		if blk.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+				return fmt.Errorf("certificate: %v", err)
+			}
+			return nil
+		}
+	}
+}
+
+// CA returns the collector CA to pin: the ca_pem text, else the ca_file's contents.
+func (c Config) CA() ([]byte, error) {
+	if c.CAPEM != "" {
+		return []byte(c.CAPEM), nil
+	}
+	if c.CAFile == "" {
+		return nil, errors.New("no collector CA configured (ca_file or ca_pem)")
+	}
+	return os.ReadFile(c.CAFile)
 }
 
 func checkCA(path string) error {

@@ -206,12 +206,12 @@ func cmdEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch {
 	case cfg.Server == "":
 		return usageError{errors.New("--server (or server: in the configuration) is required")}
-	case cfg.CAFile == "":
-		return usageError{errors.New("--ca (or ca_file: in the configuration) is required")}
+	case cfg.CAFile == "" && cfg.CAPEM == "":
+		return usageError{errors.New("--ca (or ca_file: or ca_pem: in the configuration) is required")}
 	case cfg.EnrollSecret == "":
 		return usageError{errors.New("--secret (or FARMWATCH_ENROLL_SECRET, or enroll_secret_file: in the configuration) is required")}
 	}
-	caPEM, err := os.ReadFile(cfg.CAFile)
+	caPEM, err := cfg.CA()
 	if err != nil {
 		return fmt.Errorf("read collector CA: %w", err)
 	}
