@@ -10,10 +10,11 @@ STATICCHECK_VERSION := v0.8.2
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 PROTOC_VERSION := 3.21.12
+NFPM_VERSION := v2.45.2
 PLATFORMS := linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64
 RUN_DIR ?= $(CURDIR)/run
 
-.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata screenshots
+.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata screenshots packages
 
 all: build
 
@@ -64,7 +65,7 @@ test: build geodata
 test-short:
 	$(GO) test -short ./...
 
-tools: $(TOOLS)/staticcheck $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
+tools: $(TOOLS)/staticcheck $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(TOOLS)/nfpm
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -72,6 +73,13 @@ $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(TOOLS)/nfpm:
+	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+
+# Agent installers (deb, rpm, msi, pkg) from the cross builds into dist/packages. Reproducible:
+# SOURCE_DATE_EPOCH, else the commit time. FARMWATCH_SIGN_CERT/KEY: Authenticode-sign exe and msi.
+packages: cross $(TOOLS)/nfpm
+	$(GO) run ./installers/build -version $(VERSION) -dist dist -out dist/packages -nfpm $(TOOLS)/nfpm
 
 proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 	@protoc --version | grep -q '$(PROTOC_VERSION)' || { echo "protoc $(PROTOC_VERSION) required (apt-get install protobuf-compiler), found: $$(protoc --version)"; exit 1; }
