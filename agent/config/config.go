@@ -40,6 +40,7 @@ type Config struct {
 	Server           string        // collector gRPC address, host:port (used by enroll)
 	CAFile           string        // collector CA to pin at enrollment
 	CAPEM            string        // or the CA itself, PEM text (a configuration profile carries it this way)
+	CAPin            string        // hex SHA-256 of the CA certificate (DER): checks ca_file/ca_pem, or fetches the CA from the collector
 	EnrollSecret     string        // enroll secret; read from EnrollSecretFile when that is set
 	EnrollSecretFile string        // file holding the enroll secret (owner-only on Unix)
 	StateDir         string        // keys, certificate, spool
@@ -145,6 +146,8 @@ var fields = []field{
 			}
 			return fmt.Sprintf("(%d bytes of PEM)", len(c.CAPEM))
 		}},
+	{key: "ca_pin", env: "FARMWATCH_CA_PIN", set: str(func(c *Config) *string { return &c.CAPin }),
+		get: func(c *Config) string { return c.CAPin }},
 	{key: "enroll_secret", env: "FARMWATCH_ENROLL_SECRET", secret: true, set: str(func(c *Config) *string { return &c.EnrollSecret }),
 		get: func(c *Config) string { return c.EnrollSecret }},
 	{key: "enroll_secret_file", env: "FARMWATCH_ENROLL_SECRET_FILE", set: str(func(c *Config) *string { return &c.EnrollSecretFile }),
@@ -385,6 +388,12 @@ func validate(c *Config, from map[string]string) []Problem {
 	if c.CAFile != "" {
 		if err := checkCA(c.CAFile); err != nil {
 			bad("ca_file", "%v", err)
+		}
+	}
+	if c.CAPin != "" {
+		c.CAPin = strings.ToLower(strings.TrimSpace(c.CAPin))
+		if len(c.CAPin) != 64 || strings.Trim(c.CAPin, "0123456789abcdef") != "" {
+			bad("ca_pin", "want the hex SHA-256 of the collector CA certificate (openssl x509 -in ca.pem -outform der | sha256sum)")
 		}
 	}
 	if c.CAPEM != "" {

@@ -28,7 +28,6 @@ import (
 	"github.com/farmwatch/farmwatch/agent/config"
 	"github.com/farmwatch/farmwatch/agent/detect"
 	_ "github.com/farmwatch/farmwatch/agent/detectors" // registers the detectors
-	"github.com/farmwatch/farmwatch/agent/enroll"
 	"github.com/farmwatch/farmwatch/agent/netwatch"
 	"github.com/farmwatch/farmwatch/agent/runner"
 	"github.com/farmwatch/farmwatch/agent/scan"
@@ -36,7 +35,6 @@ import (
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/state"
 	"github.com/farmwatch/farmwatch/catalog"
-	"github.com/farmwatch/farmwatch/platform/host"
 	"github.com/farmwatch/farmwatch/platform/idle"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -206,28 +204,18 @@ func cmdEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch {
 	case cfg.Server == "":
 		return usageError{errors.New("--server (or server: in the configuration) is required")}
-	case cfg.CAFile == "" && cfg.CAPEM == "":
-		return usageError{errors.New("--ca (or ca_file: or ca_pem: in the configuration) is required")}
+	case cfg.CAFile == "" && cfg.CAPEM == "" && cfg.CAPin == "":
+		return usageError{errors.New("--ca (or ca_file:, ca_pem: or ca_pin: in the configuration) is required")}
 	case cfg.EnrollSecret == "":
 		return usageError{errors.New("--secret (or FARMWATCH_ENROLL_SECRET, or enroll_secret_file: in the configuration) is required")}
-	}
-	caPEM, err := cfg.CA()
-	if err != nil {
-		return fmt.Errorf("read collector CA: %w", err)
 	}
 	dir, err := state.Open(cfg.StateDir)
 	if err != nil {
 		return err
 	}
-	id, err := host.Read(ctx, "")
-	if err != nil {
-		logger(stderr, false).Warn("host identity incomplete", "err", err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	rec, err := enroll.Enroll(ctx, dir, enroll.Request{
-		Server: cfg.Server, CAPEM: caPEM, Secret: strings.TrimSpace(cfg.EnrollSecret), Hardware: scan.Identity(id), AgentVersion: version,
-	})
+	rec, err := enrollFromConfig(ctx, cfg, dir, logger(stderr, false))
 	if err != nil {
 		return err
 	}
@@ -263,7 +251,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	prog := &program{}
+	prog := &program{stateDir: cfg.StateDir}
 	svc, err := newService(prog, *configFile)
 	if err != nil {
 		return err
@@ -276,6 +264,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	prog.log = log
 	dir, err := state.Open(cfg.StateDir)
 	if err != nil {
+		return err
+	}
+	if err := enrollIfNeeded(ctx, cfg, dir, log); err != nil {
 		return err
 	}
 	dets, err := detect.New(log, nil, nil)

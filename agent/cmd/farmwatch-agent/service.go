@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/kardianos/service"
 )
@@ -99,6 +100,8 @@ type program struct {
 	// connection is still open.
 	goodbye func(reason string)
 	log     *slog.Logger
+	// stateDir holds the upgrade marker a package writes before it restarts the service.
+	stateDir string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -124,10 +127,32 @@ func (p *program) Start(service.Service) error {
 
 func (p *program) Stop(service.Service) error {
 	reason := "stop"
-	if systemShuttingDown() {
+	switch {
+	case upgrading(p.stateDir):
+		reason = "upgrade"
+	case systemShuttingDown():
 		reason = "shutdown"
 	}
 	return p.stop(reason)
+}
+
+// UpgradeMarker is the file a package's install script creates in the state directory just
+// before it restarts the service to run a new binary: the stop that follows is an upgrade, not
+// someone stopping the agent.
+const UpgradeMarker = "upgrading"
+
+// upgrading says whether a fresh upgrade marker is present, and removes it.
+func upgrading(stateDir string) bool {
+	if stateDir == "" {
+		return false
+	}
+	path := filepath.Join(stateDir, UpgradeMarker)
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	os.Remove(path)
+	return time.Since(fi.ModTime()) < 10*time.Minute
 }
 
 // Shutdown is called by the Windows SCM when the machine shuts down (kardianos Shutdowner).

@@ -94,7 +94,11 @@ fi
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload >/dev/null 2>&1 || true
 	systemctl enable farmwatch-agent.service >/dev/null 2>&1 || say "WARNING: systemctl enable farmwatch-agent failed"
-	# restart, not start: an upgrade replaces the binary under a running service.
+	# restart, not start: an upgrade replaces the binary under a running service. The marker
+	# tells the running agent that the stop is an upgrade (no agent.tamper at the collector).
+	if systemctl is-active --quiet farmwatch-agent.service 2>/dev/null; then
+		: > /var/lib/farmwatch/upgrading 2>/dev/null || true
+	fi
 	systemctl restart farmwatch-agent.service || say "WARNING: farmwatch-agent did not start; see: journalctl -u farmwatch-agent"
 else
 	say "systemd is not running here (container or chroot?): the service was installed but not started."
