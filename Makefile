@@ -78,8 +78,10 @@ $(TOOLS)/nfpm:
 
 # Agent installers (deb, rpm, msi, pkg) from the cross builds into dist/packages. Reproducible:
 # SOURCE_DATE_EPOCH, else the commit time. FARMWATCH_SIGN_CERT/KEY: Authenticode-sign exe and msi.
+# Package versions must sort: the newest vX.Y.Z tag, else 0.0.0 with the commit count and hash.
+PKG_VERSION ?= $(shell git describe --tags --match 'v[0-9]*' 2>/dev/null || echo "0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$(git rev-parse --short HEAD 2>/dev/null || echo 0)")
 packages: cross $(TOOLS)/nfpm
-	$(GO) run ./installers/build -version $(VERSION) -dist dist -out dist/packages -nfpm $(TOOLS)/nfpm
+	$(GO) run ./installers/build -version $(PKG_VERSION) -dist dist -out dist/packages -nfpm $(TOOLS)/nfpm
 
 proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 	@protoc --version | grep -q '$(PROTOC_VERSION)' || { echo "protoc $(PROTOC_VERSION) required (apt-get install protobuf-compiler), found: $$(protoc --version)"; exit 1; }
