@@ -10,7 +10,7 @@
 # devices still on the old one are seen as "not installed" and get the new MSI.
 
 $MinimumVersion = [version]'0.0.0'
-$ServiceName = 'FarmwatchAgent'
+$ServiceName = 'farmwatch-agent'
 
 $ErrorActionPreference = 'Stop'
 try {
