@@ -108,6 +108,17 @@ func TestDebInstallUpgradeRemovePurge(t *testing.T) {
 	if v, err := exec.Command("/usr/bin/farmwatch-agent", "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(v), "farmwatch-agent 1.0.0 linux/amd64") {
 		t.Errorf("farmwatch-agent version: %v: %s", err, v)
 	}
+	// status answers with an LSB code: 0 running, 3 stopped, 4 unknown or not installed (the
+	// service manager cannot tell without a running systemd, as in a CI container).
+	st := exec.Command("/usr/bin/farmwatch-agent", "status")
+	sout, _ := st.CombinedOutput()
+	code := st.ProcessState.ExitCode()
+	if _, err := os.Stat("/run/systemd/system"); err == nil && code != 0 {
+		t.Errorf("farmwatch-agent status under systemd: exit %d: %s", code, sout)
+	} else if code != 0 && code != 3 && code != 4 {
+		t.Errorf("farmwatch-agent status: exit %d: %s", code, sout)
+	}
+	t.Logf("farmwatch-agent status: exit %d: %s", code, strings.TrimSpace(string(sout)))
 
 	// What an enrolled agent and an admin leave behind must survive the upgrade.
 	marker := "/var/lib/farmwatch/agent.json"
