@@ -14,7 +14,7 @@ NFPM_VERSION := v2.45.2
 PLATFORMS := linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64
 RUN_DIR ?= $(CURDIR)/run
 
-.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata screenshots packages
+.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata screenshots packages fuzz-short
 
 all: build
 
@@ -61,6 +61,10 @@ run: build geodata
 test: build geodata
 	$(GO) test -count=1 -timeout 20m ./...
 	./.ci/cli-check
+
+# Every fuzz target for a short budget each (FUZZTIME, default 3s); crashers become testdata.
+fuzz-short:
+	./.ci/fuzz
 
 test-short:
 	$(GO) test -short ./...
