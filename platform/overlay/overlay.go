@@ -217,9 +217,8 @@ func appendUnique(s []string, add ...string) []string {
 const maxString = 512
 
 func clip(s string) string {
-	if len(s) <= maxString {
-		return s
+	if len(s) > maxString {
+		s = s[:maxString]
 	}
-	s = s[:maxString]
-	return strings.ToValidUTF8(s, "")
+	return strings.ToValidUTF8(s, "") // local APIs and metrics are untrusted bytes too
 }

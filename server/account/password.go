@@ -109,6 +109,10 @@ func ParseHash(encoded string) (Params, error) {
 	if len(encoded) > maxEncodedLen {
 		return p, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformedHash, len(encoded), maxEncodedLen)
 	}
+	// The base64 decoder skips CR and LF: a hash with them would not be the one stored.
+	if strings.ContainsAny(encoded, "\r\n") {
+		return p, fmt.Errorf("%w: line breaks in the hash", ErrMalformedHash)
+	}
 	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[0] != "" {

@@ -95,7 +95,6 @@ func ParsePeopleCSV(r io.Reader) ([]store.Person, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -106,6 +105,10 @@ func ParsePeopleCSV(r io.Reader) ([]store.Person, error) {
 				return nil, ie // the reader cannot resync after a quoting error
 			}
 			return nil, err
+		}
+		line := 0
+		if len(rec) > 0 {
+			line, _ = cr.FieldPos(0)
 		}
 		if len(out) >= MaxPeopleRows {
 			return nil, fmt.Errorf("the HR file has more than %d rows", MaxPeopleRows)
