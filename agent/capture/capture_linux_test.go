@@ -300,7 +300,7 @@ func TestLiveShedding(t *testing.T) {
 		}
 	}
 	// Read the burst: a handful passes, the rest is shed.
-	count := func(d time.Duration) (n int) {
+	count := func(d time.Duration, anyFrame bool) (n int) {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		for {
@@ -308,12 +308,12 @@ func TestLiveShedding(t *testing.T) {
 			if err != nil {
 				return n
 			}
-			if fl, ok := parseFrame(f); ok && fl.dport == port {
+			if fl, ok := parseFrame(f); anyFrame || ok && fl.dport == port {
 				n++
 			}
 		}
 	}
-	got := count(500 * time.Millisecond)
+	got := count(500*time.Millisecond, false)
 	st := src.Stats()
 	t.Logf("burst of %d: %d read, stats %+v", sent, got, st)
 	if st.Shed == 0 || got == 0 || got > 20 {
@@ -324,12 +324,13 @@ func TestLiveShedding(t *testing.T) {
 	if st.Received < sent {
 		t.Errorf("Received %d, want at least the %d sent", st.Received, sent)
 	}
-	// The bucket refills: Read keeps returning.
+	// The bucket refills: Read keeps returning (any frame: other tests' loopback traffic that
+	// passes the filter may take the refilled tokens before ours).
 	time.Sleep(300 * time.Millisecond)
 	if _, err := c.Write(stunBinding); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(time.Second); n == 0 {
+	if n := count(time.Second, true); n == 0 {
 		t.Errorf("no frame after the bucket refilled; stats %+v", src.Stats())
 	}
 }

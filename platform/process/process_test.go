@@ -1,6 +1,7 @@
 package process
 
 import (
+	"fmt"
 	"context"
 	"net"
 	"os"
@@ -116,6 +117,14 @@ func TestListLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { child.Process.Kill(); child.Wait() }()
+	// Start returns once exec has begun; the new image's arguments appear a moment later
+	// (under load the list could otherwise catch the child in between).
+	for i := 0; i < 200; i++ {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child.Process.Pid)); len(b) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	before := time.Now()
 	procs, err := List(context.Background(), "")
