@@ -1,8 +1,8 @@
 package process
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
