@@ -376,22 +376,8 @@ func (s *SQLite) IngestReport(ctx context.Context, in Ingest) (IngestResult, err
 // replaceFindings makes the device's current findings those of report seq, keeping first_seen
 // of findings (by key) that were already current.
 func replaceFindings(ctx context.Context, tx *sql.Tx, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) error {
-	prev := map[string]int64{}
-	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen FROM findings WHERE device_id = ? AND source = 'agent'`, deviceID)
+	prev, err := firstSeenByKey(ctx, tx, `device_id = ? AND source = 'agent'`, deviceID)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var k string
-		var first int64
-		if err := rows.Scan(&k, &first); err != nil {
-			rows.Close()
-			return err
-		}
-		prev[k] = first
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ? AND source = 'agent'`, deviceID); err != nil {
@@ -430,6 +416,26 @@ func replaceFindings(ctx context.Context, tx *sql.Tx, deviceID string, seq uint6
 		}
 	}
 	return nil
+}
+
+// firstSeenByKey maps the keys of the device findings that match where to their first_seen,
+// so that a replacement keeps when each finding was first seen.
+func firstSeenByKey(ctx context.Context, tx *sql.Tx, where string, args ...any) (map[string]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen FROM findings WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	prev := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var first int64
+		if err := rows.Scan(&k, &first); err != nil {
+			return nil, err
+		}
+		prev[k] = first
+	}
+	return prev, rows.Err()
 }
 
 // FindingKey is the identity of a finding on a device: the agent's key when it sent one, else

@@ -22,22 +22,8 @@ func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, 
 		return err
 	}
 	defer tx.Rollback()
-	prev := map[string]int64{}
-	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen FROM findings WHERE device_id = ? AND source = 'collector' AND detector = ?`, deviceID, DetectorLocation)
+	prev, err := firstSeenByKey(ctx, tx, `device_id = ? AND source = 'collector' AND detector = ?`, deviceID, DetectorLocation)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var k string
-		var first int64
-		if err := rows.Scan(&k, &first); err != nil {
-			rows.Close()
-			return err
-		}
-		prev[k] = first
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ? AND source = 'collector' AND detector = ?`, deviceID, DetectorLocation); err != nil {
