@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"debug/macho"
+	"debug/pe"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +23,7 @@ import (
 // cpio, bsdtar). A missing tool skips a test, except under CI (CI=1), where it fails.
 
 var aptPackage = map[string]string{
-	"dpkg-deb": "dpkg", "rpm": "rpm", "wixl": "wixl", "msiinfo": "msitools", "7z": "p7zip-full",
+	"dpkg-deb": "dpkg", "rpm": "rpm", "wixl": "wixl", "msiinfo": "msitools", "msibuild": "msitools", "7z": "p7zip-full",
 	"cpio": "cpio", "bsdtar": "libarchive-tools", "osslsigncode": "osslsigncode", "openssl": "openssl",
 }
 
@@ -55,7 +57,7 @@ func nfpmPath(t *testing.T) string {
 	return p
 }
 
-var testTargets = []string{"linux/amd64", "windows/amd64", "darwin/amd64", "darwin/arm64"}
+var testTargets = []string{"linux/amd64", "windows/amd64", "windows/arm64", "darwin/amd64", "darwin/arm64"}
 
 var (
 	distOnce sync.Once
@@ -113,19 +115,20 @@ func TestMain(m *testing.M) {
 
 var testEpoch = time.Unix(1767225600, 0).UTC() // 2026-01-01
 
-// build runs Build for targets into a new directory and returns the files by extension.
+// build runs Build for targets into a new directory and returns the files by extension, the
+// arm64 ones of a platform with one file per architecture (Windows) as "-arm64" + extension.
 func build(t *testing.T, version string, targets []string, edit func(*Options)) map[string]string {
 	t.Helper()
 	o := Options{
 		Version: version, Dist: dist(t), Out: t.TempDir(), Src: "..", Targets: targets,
-		NFPM: "nfpm", Wixl: "wixl", Epoch: testEpoch,
+		NFPM: "nfpm", Wixl: "wixl", Msibuild: "msibuild", Epoch: testEpoch,
 	}
 	for _, target := range targets {
 		switch target[:strings.IndexByte(target, '/')] {
 		case "linux":
 			o.NFPM = nfpmPath(t)
 		case "windows":
-			need(t, "wixl")
+			need(t, "wixl", "msibuild")
 		}
 	}
 	if edit != nil {
@@ -140,6 +143,8 @@ func build(t *testing.T, version string, targets []string, edit func(*Options)) 
 		ext := filepath.Ext(f)
 		if ext == "" {
 			ext = filepath.Base(f)
+		} else if strings.HasSuffix(strings.TrimSuffix(f, ext), "-arm64") {
+			ext = "-arm64" + ext
 		}
 		out[ext] = f
 	}
@@ -156,7 +161,7 @@ var (
 func packages(t *testing.T) map[string]string {
 	t.Helper()
 	nfpmPath(t)
-	need(t, "wixl")
+	need(t, "wixl", "msibuild")
 	pkgsOnce.Do(func() {
 		var err error
 		if pkgsDir, err = os.MkdirTemp("", "farmwatch-packages-"); err != nil {
@@ -224,8 +229,12 @@ func TestBuildIsReproducible(t *testing.T) {
 	if !bytes.Equal(sumsA, sumsB) {
 		t.Fatalf("two builds differ:\n%s\n%s", sumsA, sumsB)
 	}
-	if n := strings.Count(string(sumsA), "\n"); n != 5 {
-		t.Errorf("SHA256SUMS lists %d files, want deb, rpm, exe, msi, pkg:\n%s", n, sumsA)
+	if n := strings.Count(string(sumsA), "\n"); n != 7 {
+		t.Errorf("SHA256SUMS lists %d files, want deb, rpm, two exe, two msi, pkg:\n%s", n, sumsA)
+	}
+	for _, name := range []string{"farmwatch-agent-1.0.0-x64.msi", "farmwatch-agent-1.0.0-arm64.msi",
+		"farmwatch-agent-1.0.0-windows-amd64.exe", "farmwatch-agent-1.0.0-windows-arm64.exe"} {
+		contains(t, "SHA256SUMS", string(sumsA), `  `+regexp.QuoteMeta(name)+`\n`)
 	}
 }
 
@@ -278,21 +287,98 @@ func TestRPMContents(t *testing.T) {
 
 func TestMSITables(t *testing.T) {
 	need(t, "msiinfo")
-	msi := packages(t)[".msi"]
-	table := func(name string) string { return output(t, "msiinfo", "export", msi, name) }
-	// ServiceType 16 own process, StartType 2 automatic, ErrorControl 1 normal.
-	contains(t, "ServiceInstall", table("ServiceInstall"), `AgentService\tfarmwatch-agent\tFarmwatch agent\t16\t2\t1\t\t\tLocalSystem\t\trun\tAgentExe\t`)
-	// 163 = start on install (1) + stop on install (2) and uninstall (32) + remove on uninstall (128).
-	contains(t, "ServiceControl", table("ServiceControl"), `farmwatch-agent\t163\t\t1\tAgentExe`)
-	contains(t, "Property", table("Property"),
-		`UpgradeCode\t\{6F0A5C2E-3B1D-4E7A-9C55-0B7D2F4A8E11\}`, `ProductVersion\t1\.0\.0\r?\n`,
-		`MsiHiddenProperties\tENROLL_SECRET`, `ALLUSERS\t1`)
-	contains(t, "Upgrade", table("Upgrade"), `\{6F0A5C2E-3B1D-4E7A-9C55-0B7D2F4A8E11\}\t\t1\.0\.0\t\t1\t\tWIX_UPGRADE_DETECTED`)
-	contains(t, "Registry", table("Registry"),
-		`SYSTEM\\CurrentControlSet\\Services\\farmwatch-agent\tEnvironment\t\[~\]FARMWATCH_SERVER=\[SERVER\]\[~\]FARMWATCH_ENROLL_SECRET=\[ENROLL_SECRET\]\[~\]FARMWATCH_CA=\[CA_FILE\]\[~\]FARMWATCH_CA_PIN=\[CA_PIN\]\[~\]`,
-		`FailureActions\t#x80510100`)
-	contains(t, "File", table("File"), `farmwatch-agent\.exe`, `agent\.yaml`)
-	contains(t, "summary", output(t, "msiinfo", "suminfo", msi), `Template: x64;1033`, `Created: Thu Jan  1 00:00:00 2026`)
+	for _, c := range []struct{ name, key, template string }{{"x64", ".msi", "x64;1033"}, {"arm64", "-arm64.msi", "Arm64;1033"}} {
+		t.Run(c.name, func(t *testing.T) {
+			msi := packages(t)[c.key]
+			table := func(name string) string { return output(t, "msiinfo", "export", msi, name) }
+			// ServiceType 16 own process, StartType 2 automatic, ErrorControl 1 normal.
+			contains(t, "ServiceInstall", table("ServiceInstall"), `AgentService\tfarmwatch-agent\tFarmwatch agent\t16\t2\t1\t\t\tLocalSystem\t\trun\tAgentExe\t`)
+			// 163 = start on install (1) + stop on install (2) and uninstall (32) + remove on uninstall (128).
+			contains(t, "ServiceControl", table("ServiceControl"), `farmwatch-agent\t163\t\t1\tAgentExe`)
+			contains(t, "Property", table("Property"),
+				`UpgradeCode\t\{6F0A5C2E-3B1D-4E7A-9C55-0B7D2F4A8E11\}`, `ProductVersion\t1\.0\.0\r?\n`,
+				`MsiHiddenProperties\tENROLL_SECRET`, `ALLUSERS\t1`)
+			contains(t, "Upgrade", table("Upgrade"), `\{6F0A5C2E-3B1D-4E7A-9C55-0B7D2F4A8E11\}\t\t1\.0\.0\t\t1\t\tWIX_UPGRADE_DETECTED`)
+			contains(t, "Registry", table("Registry"),
+				`SYSTEM\\CurrentControlSet\\Services\\farmwatch-agent\tEnvironment\t\[~\]FARMWATCH_SERVER=\[SERVER\]\[~\]FARMWATCH_ENROLL_SECRET=\[ENROLL_SECRET\]\[~\]FARMWATCH_CA=\[CA_FILE\]\[~\]FARMWATCH_CA_PIN=\[CA_PIN\]\[~\]`,
+				`FailureActions\t#x80510100`)
+			contains(t, "File", table("File"), `AgentExeFile\tAgentExe\tfarmwatch-agent\.exe\t`, `agent\.yaml`)
+			// 256: msidbComponentAttributes64bit, which x64 and Arm64 packages both need.
+			contains(t, "Component", table("Component"), `AgentExe\t\{[0-9A-F-]+\}\tINSTALLDIR\t256\t`, `AgentConfig\t\{[0-9A-F-]+\}\tDATADIR\t256\t`)
+			contains(t, "Directory", table("Directory"), `ProgramFiles64Folder\tTARGETDIR`)
+			sum := output(t, "msiinfo", "suminfo", msi)
+			contains(t, "summary", sum, `Template: `+regexp.QuoteMeta(c.template)+`\n`, `Created: Thu Jan  1 00:00:00 2026`,
+				`Last saved: Thu Jan  1 00:00:00 2026`, `Subject: Farmwatch agent 1\.0\.0\n`, `Author: Farmwatch\n`)
+			// PID_PAGECOUNT, which msiinfo calls Version: the schema. Windows Installer refuses Arm64
+			// packages below 500.
+			if m := regexp.MustCompile(`(?m)^Version: (\d+) `).FindStringSubmatch(sum); m == nil || atoi(m[1]) < 500 {
+				t.Errorf("summary: package schema (page count) below 500:\n%s", sum)
+			}
+		})
+	}
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// TestArm64MSI checks what tells the two MSIs apart: the arm64 one is wixl's x64 package with
+// the summary information's Template changed, so everything else must be the x64 MSI's but the
+// product and package codes and the agent inside the cabinet.
+func TestArm64MSI(t *testing.T) {
+	need(t, "msiinfo", "7z")
+	p := packages(t)
+	x64, arm64 := p[".msi"], p["-arm64.msi"]
+	if filepath.Base(x64) != "farmwatch-agent-1.0.0-x64.msi" || filepath.Base(arm64) != "farmwatch-agent-1.0.0-arm64.msi" {
+		t.Fatalf("MSIs %q and %q, want farmwatch-agent-1.0.0-x64.msi and farmwatch-agent-1.0.0-arm64.msi", x64, arm64)
+	}
+	codes := regexp.MustCompile(`(?m)^(Template|Revision number \(UUID\)): .*\n`)
+	sumX64, sumArm64 := output(t, "msiinfo", "suminfo", x64), output(t, "msiinfo", "suminfo", arm64)
+	if a, b := codes.ReplaceAllString(sumX64, ""), codes.ReplaceAllString(sumArm64, ""); a != b {
+		t.Errorf("the summaries differ in more than Template and package code:\n%s\n%s", sumX64, sumArm64)
+	}
+	revision := regexp.MustCompile(`Revision number \(UUID\): (\{[0-9A-F-]{36}\})\n`)
+	rx, ra := revision.FindStringSubmatch(sumX64), revision.FindStringSubmatch(sumArm64)
+	if rx == nil || ra == nil || rx[1] == ra[1] {
+		t.Errorf("package codes %q and %q: want two different ones", rx, ra)
+	}
+	product := regexp.MustCompile(`ProductCode\t(\{[0-9A-F-]{36}\})`)
+	px := product.FindStringSubmatch(output(t, "msiinfo", "export", x64, "Property"))
+	pa := product.FindStringSubmatch(output(t, "msiinfo", "export", arm64, "Property"))
+	if px == nil || pa == nil || px[1] == pa[1] {
+		t.Errorf("product codes %q and %q: want two different ones", px, pa)
+	}
+
+	// The agent in each cabinet, by Go's PE reader: extract the cabinet stream with msiinfo and
+	// the file (named by its File table key) with 7z.
+	for msi, machine := range map[string]uint16{x64: pe.IMAGE_FILE_MACHINE_AMD64, arm64: pe.IMAGE_FILE_MACHINE_ARM64} {
+		dir := t.TempDir()
+		cab, err := os.Create(filepath.Join(dir, "agent.cab"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command("msiinfo", "extract", msi, "agent.cab")
+		cmd.Stdout, cmd.Stderr = cab, &stderr
+		err = cmd.Run()
+		cab.Close()
+		if err != nil {
+			t.Fatalf("msiinfo extract %s agent.cab: %v\n%s", msi, err, stderr.Bytes())
+		}
+		output(t, "7z", "x", "-y", "-o"+dir, cab.Name(), "AgentExeFile")
+		f, err := pe.Open(filepath.Join(dir, "AgentExeFile"))
+		if err != nil {
+			t.Fatalf("%s: the agent in the cabinet: %v", filepath.Base(msi), err)
+		}
+		if f.Machine != machine {
+			t.Errorf("%s: the agent is for PE machine %#x, want %#x", filepath.Base(msi), f.Machine, machine)
+		}
+		f.Close()
+	}
 }
 
 // TestPkgReadsWithOtherTools lists the .pkg with 7z and bsdtar, extracts it with 7z, and
@@ -382,11 +468,11 @@ func TestAuthenticodeSigning(t *testing.T) {
 	output(t, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
 		"-subj", "/CN=Farmwatch test code signing", "-addext", "extendedKeyUsage=codeSigning",
 		"-keyout", key, "-out", cert)
-	files := build(t, "1.0.0", []string{"windows/amd64"}, func(o *Options) {
+	files := build(t, "1.0.0", []string{"windows/amd64", "windows/arm64"}, func(o *Options) {
 		o.Epoch = time.Now().Add(-time.Hour) // within the certificate's validity
 		o.Sign = &Signer{Cert: cert, Key: key, Tool: "osslsigncode"}
 	})
-	for _, ext := range []string{".exe", ".msi"} {
+	for _, ext := range []string{".exe", ".msi", "-arm64.exe", "-arm64.msi"} {
 		out, err := exec.Command("osslsigncode", "verify", "-CAfile", cert, "-in", files[ext]).CombinedOutput()
 		if err != nil {
 			t.Fatalf("osslsigncode verify %s: %v\n%s", ext, err, out)

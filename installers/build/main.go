@@ -5,7 +5,8 @@
 // For each target it writes, into -out:
 //
 //	linux:   farmwatch-agent_VERSION_ARCH.deb and farmwatch-agent-VERSION-1.RPMARCH.rpm (nfpm)
-//	windows: farmwatch-agent-VERSION-windows-ARCH.exe and, for amd64, farmwatch-agent-VERSION-x64.msi (wixl)
+//	windows: farmwatch-agent-VERSION-windows-ARCH.exe and farmwatch-agent-VERSION-x64.msi (amd64) or
+//	         farmwatch-agent-VERSION-arm64.msi (arm64) (wixl; msibuild marks the arm64 one Arm64)
 //	darwin:  farmwatch-agent-VERSION.pkg with a universal binary of every darwin target
 //	         (farmwatch-agent-VERSION-ARCH.pkg when there is one) (installers/pkgbuild)
 //
@@ -45,6 +46,7 @@ type Options struct {
 	LinuxConfig string
 	NFPM        string // nfpm binary
 	Wixl        string // wixl binary
+	Msibuild    string // msibuild binary (msitools), for the arm64 MSI
 	Epoch       time.Time
 	Sign        *Signer // nil: unsigned
 	Log         *slog.Logger
@@ -63,6 +65,7 @@ func main() {
 	flag.StringVar(&o.LinuxConfig, "linux-config", "", "agent.yaml to ship in the .deb/.rpm instead of installers/linux/agent.yaml")
 	flag.StringVar(&o.NFPM, "nfpm", ".tools/bin/nfpm", "nfpm binary (GOBIN=.tools/bin go install github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2)")
 	flag.StringVar(&o.Wixl, "wixl", "wixl", "wixl binary (Debian package wixl)")
+	flag.StringVar(&o.Msibuild, "msibuild", "msibuild", "msibuild binary (Debian package msitools), for the arm64 MSI")
 	flag.Parse()
 	o.Targets = strings.Split(*targets, ",")
 	var err error
@@ -110,6 +113,9 @@ func Build(ctx context.Context, o Options) ([]string, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Msibuild == "" {
+		o.Msibuild = "msibuild"
 	}
 	version, err := PackageVersion(o.Version)
 	if err != nil {

@@ -14,8 +14,21 @@ import (
 	"time"
 )
 
-// buildWindows writes the (signed) executable and, for amd64, the MSI. wixl 0.101 builds x86,
-// x64 and ia64 packages only, so windows/arm64 gets the executable alone.
+// msiPlatforms are the MSI file name's architecture and the Summary Information Template's
+// platform for each Windows GOARCH that gets an MSI.
+var msiPlatforms = map[string]struct{ name, template string }{
+	"amd64": {"x64", "x64;1033"},
+	"arm64": {"arm64", "Arm64;1033"},
+}
+
+// buildWindows writes the (signed) executable and the MSI: farmwatch-agent-VERSION-x64.msi for
+// amd64, farmwatch-agent-VERSION-arm64.msi for arm64.
+//
+// wixl 0.101 builds x86, x64 and ia64 packages only (-a). The arm64 MSI is wixl's x64 package
+// (64-bit components, ProgramFiles64Folder) around the windows/arm64 agent, with the Summary
+// Information Template changed from "x64;1033" to "Arm64;1033" by msibuild (msitools): the
+// Template is all that tells Windows Installer a package's platform. Arm64 packages need
+// schema 500 or later (PID_PAGECOUNT), which InstallerVersion="500" in the .wxs gives both.
 func buildWindows(ctx context.Context, o Options, version, arch, bin, work string) ([]string, error) {
 	exe := filepath.Join(work, "farmwatch-agent.exe")
 	if err := copyFile(bin, exe, 0o755, o.Epoch); err != nil {
@@ -33,7 +46,8 @@ func buildWindows(ctx context.Context, o Options, version, arch, bin, work strin
 	if err := copyFile(exe, outExe, 0o755, o.Epoch); err != nil {
 		return nil, err
 	}
-	if arch != "amd64" {
+	platform, ok := msiPlatforms[arch]
+	if !ok {
 		o.Log.Warn("no MSI for windows/"+arch+": wixl 0.101 builds x86, x64 and ia64 packages only", "exe", outExe)
 		return []string{outExe}, nil
 	}
@@ -45,7 +59,7 @@ func buildWindows(ctx context.Context, o Options, version, arch, bin, work strin
 	if err := copyFile(filepath.Join(o.Src, "windows", "farmwatch-agent.wxs"), filepath.Join(work, "farmwatch-agent.wxs"), 0o644, o.Epoch); err != nil {
 		return nil, err
 	}
-	msi, err := filepath.Abs(filepath.Join(o.Out, fmt.Sprintf("farmwatch-agent-%s-x64.msi", version)))
+	msi, err := filepath.Abs(filepath.Join(o.Out, fmt.Sprintf("farmwatch-agent-%s-%s.msi", version, platform.name)))
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +75,15 @@ func buildWindows(ctx context.Context, o Options, version, arch, bin, work strin
 		"-o", msi, "farmwatch-agent.wxs"); err != nil {
 		return nil, err
 	}
-	if err := fixSummary(msi, start.Add(-time.Minute), time.Now().Add(time.Minute), o.Epoch); err != nil {
+	if arch != "amd64" {
+		// msibuild -s sets the Subject, Author and Template (and leaves the package code, which
+		// it is not given): Subject and Author as wixl wrote them from the .wxs's <Package
+		// Description> and Manufacturer.
+		if err := run(ctx, nil, o.Msibuild, msi, "-s", "Farmwatch agent "+msiVersion(version), "Farmwatch", platform.template); err != nil {
+			return nil, err
+		}
+	}
+	if err := fixSummary(msi, platform.template, start.Add(-time.Minute), time.Now().Add(time.Minute), o.Epoch); err != nil {
 		return nil, err
 	}
 	if o.Sign != nil {
@@ -85,8 +107,9 @@ var revisionRE = regexp.MustCompile(`\x1e\x00\x00\x00\x27\x00\x00\x00(\{[0-9A-F]
 // fixSummary makes wixl's output reproducible. wixl stamps the summary information with a
 // random package code (PID_REVNUMBER, a VT_LPSTR GUID) and the wall-clock creation and save
 // times (VT_FILETIME); SOURCE_DATE_EPOCH is not honoured. Both are rewritten in place: the
-// times to epoch, the package code to a GUID of the rest of the file's bytes.
-func fixSummary(path string, from, to, epoch time.Time) error {
+// times to epoch, the package code to a GUID of the rest of the file's bytes. It also checks
+// that the Template (PID_TEMPLATE, a VT_LPSTR) is template.
+func fixSummary(path, template string, from, to, epoch time.Time) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -102,6 +125,11 @@ func fixSummary(path string, from, to, epoch time.Time) error {
 			binary.LittleEndian.PutUint64(b[i+4:], filetime(epoch))
 			stamps++
 		}
+	}
+	// PID_TEMPLATE's value: VT_LPSTR, the length with the NUL, the string.
+	tmpl := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, 0x1e), uint32(len(template)+1))
+	if n := bytes.Count(b, append(append(tmpl, template...), 0)); n != 1 {
+		return fmt.Errorf("%s: the summary information has %d Templates %q, want 1", path, n, template)
 	}
 	m := revisionRE.FindAllSubmatchIndex(b, -1)
 	if len(m) != 1 || stamps == 0 {
