@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -35,9 +37,10 @@ type Runner struct {
 	AgentVersion string
 	Log          *slog.Logger
 
-	conn *client.Conn
-	rec  state.Record
-	scan chan string // scan-now requests
+	conn  *client.Conn
+	rec   state.Record
+	scan  chan string // scan-now requests
+	clock *clockWatch
 }
 
 func (r *Runner) defaults() {
@@ -52,6 +55,9 @@ func (r *Runner) defaults() {
 	}
 	if r.scan == nil {
 		r.scan = make(chan string, 1)
+	}
+	if r.clock == nil {
+		r.clock = newClockWatch(r.State.Path)
 	}
 }
 
@@ -100,12 +106,19 @@ func (r *Runner) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.defaults()
 	sent := time.Now()
+	rollback := r.clock.check(sent, monotonic())
 	resp, err := r.conn.Heartbeat(ctx, &pb.HeartbeatRequest{
 		AgentTime: timestamppb.New(sent), LastSequence: st.LastSequence, Spooled: uint64(st.Pending), AgentVersion: r.AgentVersion,
+		Evicted: st.Evicted, AgentSha256: selfSHA256(), AgentPlatform: runtime.GOOS + "/" + runtime.GOARCH, ClockRollback: rollback,
 	})
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", explain(err))
+	}
+	if rollback != nil {
+		r.Log.Warn("wall clock was set back; reported to the collector", "from", rollback.GetFrom().AsTime(), "to", rollback.GetTo().AsTime(), "how", rollback.GetHow())
+		r.clock.reported(rollback)
 	}
 	if r.Scanner != nil && resp.GetServerTime() != nil {
 		rtt := time.Since(sent)
@@ -271,8 +284,9 @@ func (r *Runner) sender(ctx context.Context, flushNow <-chan struct{}) {
 				return
 			}
 			backoff = nextBackoff(backoff)
-			r.Log.Warn("send failed; reports stay spooled", "err", err, "retry_in", backoff.Round(time.Millisecond))
-			retry = time.After(backoff)
+			wait := max(backoff, RetryHint(err))
+			r.Log.Warn("send failed; reports stay spooled", "err", err, "retry_in", wait.Round(time.Millisecond))
+			retry = time.After(wait)
 			continue
 		}
 		backoff = 0
@@ -440,6 +454,39 @@ func (r *Runner) RequestScan(why string) {
 	}
 }
 
+// busyError is the collector's back-pressure: RESOURCE_EXHAUSTED with when to come back.
+type busyError struct {
+	msg   string
+	retry time.Duration
+}
+
+func (e *busyError) Error() string {
+	if e.retry > 0 {
+		return fmt.Sprintf("collector is busy (%s): retry in %s", e.msg, e.retry.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("collector is busy (%s)", e.msg)
+}
+
+// RetryHint is how long the collector asked the agent to wait (its RetryInfo), zero when err
+// carries no such hint. Hints are capped at 10 minutes: a hostile or broken collector cannot
+// silence an agent for longer than that.
+func RetryHint(err error) time.Duration {
+	var b *busyError
+	if errors.As(err, &b) {
+		return b.retry
+	}
+	return 0
+}
+
+func retryInfo(s *status.Status) time.Duration {
+	for _, d := range s.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return min(max(ri.GetRetryDelay().AsDuration(), 0), 10*time.Minute)
+		}
+	}
+	return 0
+}
+
 // explain turns gRPC status errors into sentences an IT person can act on.
 func explain(err error) error {
 	s, ok := status.FromError(err)
@@ -447,6 +494,8 @@ func explain(err error) error {
 		return err
 	}
 	switch s.Code() {
+	case codes.ResourceExhausted:
+		return &busyError{msg: s.Message(), retry: retryInfo(s)}
 	case codes.Unauthenticated:
 		return fmt.Errorf("collector refused this agent's certificate (%s): enroll again", s.Message())
 	case codes.PermissionDenied:

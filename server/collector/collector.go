@@ -63,6 +63,8 @@ type Options struct {
 	OnEvent func(Event)
 	// RTTWindow is how long the smallest measured round trip is kept (default 7 days).
 	RTTWindow time.Duration
+	// Limits bound agent calls (back-pressure); zero values take the defaults.
+	Limits Limits
 }
 
 // Collector serves EnrollmentService and AgentService.
@@ -87,6 +89,7 @@ type Collector struct {
 	stats       counters
 	rttWindow   time.Duration
 	trackers    []*connTracker
+	limits      *limiter
 
 	mu      sync.Mutex
 	streams map[string]chan *pb.Push
@@ -123,7 +126,8 @@ func New(o Options) (*Collector, error) {
 		o.GeoDisabled = "no geolocation database configured"
 	}
 	c := &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
-		geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent}
+		geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent,
+		limits: newLimiter(o.Limits)}
 	c.cat.Store(&catalogState{doc: o.Catalog, version: cat.Version})
 	c.policy.Store(o.Policy)
 	c.applyLocation(o.Policy)
@@ -236,7 +240,7 @@ func (c *Collector) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServ
 	if err != nil {
 		return nil, err
 	}
-	return h(ctx, req)
+	return c.limitUnary(ctx, info.FullMethod, func() (any, error) { return h(ctx, req) })
 }
 
 type authedStream struct {
@@ -249,6 +253,9 @@ func (s authedStream) Context() context.Context { return s.ctx }
 func (c *Collector) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	ctx, err := c.authenticate(ss.Context(), info.FullMethod)
 	if err != nil {
+		return err
+	}
+	if err := c.limitStream(ctx, info.FullMethod); err != nil {
 		return err
 	}
 	return h(srv, authedStream{ss, ctx})
@@ -409,12 +416,22 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 		c.log.Error("store report", "device", id, "sequence", rep.GetSequence(), "err", err)
 		return nil, status.Error(codes.Unavailable, "collector store unavailable; retry")
 	}
+	rescore := false
 	switch {
+	case res.Conflict:
+		c.stats.reportsConflict.Add(1)
+		if err := c.duplicateIdentity(ctx, id, rep.GetSequence()); err != nil {
+			c.log.Error("duplicate identity finding", "device", id, "err", err)
+		}
+		rescore = true
 	case res.Duplicate:
 		c.stats.reportsDuplicate.Add(1)
 		c.log.Info("replayed report acknowledged without storing", "device", id, "sequence", rep.GetSequence())
 	case res.GapBefore > 0:
 		c.log.Warn("sequence gap", "device", id, "sequence", rep.GetSequence(), "missing", res.GapBefore)
+		if _, err := c.checkGaps(ctx, id); err != nil {
+			c.log.Error("sequence gap finding", "device", id, "err", err)
+		}
 	default:
 		c.log.Debug("report stored", "device", id, "sequence", rep.GetSequence(), "findings", len(rep.GetFindings()))
 	}
@@ -424,6 +441,9 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 	if !res.Duplicate && res.HighestSequence == rep.GetSequence() {
 		// The report is committed and acknowledged whatever happens here.
 		c.observe(ctx, id, true)
+		rescore = true
+	}
+	if rescore {
 		if _, err := c.Rescore(ctx, id); err != nil {
 			c.log.Warn("score", "device", id, "err", err)
 		}
@@ -442,6 +462,13 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 	}
 	c.stats.heartbeats.Add(1)
 	c.observe(ctx, id, false)
+	if changed, err := c.agentHealth(ctx, id, req); err != nil {
+		c.log.Warn("agent health", "device", id, "err", err)
+	} else if changed {
+		if _, err := c.Rescore(ctx, id); err != nil {
+			c.log.Warn("score", "device", id, "err", err)
+		}
+	}
 	return &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest}, nil
 }
 

@@ -18,9 +18,9 @@ type Event struct {
 }
 
 type counters struct {
-	reportsStored, reportsDuplicate, reportsRefused atomic.Uint64
-	enrolled, enrollRefused, heartbeats             atomic.Uint64
-	bandChanges, newClusters                        atomic.Uint64
+	reportsStored, reportsDuplicate, reportsRefused, reportsConflict atomic.Uint64
+	enrolled, enrollRefused, heartbeats                              atomic.Uint64
+	bandChanges, newClusters                                         atomic.Uint64
 }
 
 // Counters returns the collector's running totals since start, for metrics.
@@ -34,6 +34,8 @@ func (c *Collector) Counters() map[string]uint64 {
 		"heartbeats":          c.stats.heartbeats.Load(),
 		"band_changes":        c.stats.bandChanges.Load(),
 		"new_clusters":        c.stats.newClusters.Load(),
+		"reports_conflicting": c.stats.reportsConflict.Load(),
+		"calls_limited":       c.limits.refused.Load(),
 	}
 }
 

@@ -458,6 +458,7 @@ func (d *decoder) top(root *yaml.Node) {
 					}
 					p.Agent.UninstallTokenSHA256 = h
 				},
+				"silent_after": d.duration(&p.Agent.SilentAfter, time.Hour),
 			})
 		},
 	})

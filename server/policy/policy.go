@@ -73,6 +73,9 @@ type Agent struct {
 	// UninstallTokenSHA256 is the hex SHA-256 of the token `farmwatch-agent uninstall --token`
 	// must present; "" lets anyone with administrator rights uninstall.
 	UninstallTokenSHA256 string
+	// SilentAfter is how long a device may go unheard (no report, no heartbeat) before it
+	// gets an agent.silent finding; the finding goes when the device is heard again.
+	SilentAfter time.Duration
 }
 
 // SeverityFactors multiply the weight by a finding's severity.

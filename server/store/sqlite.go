@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -333,6 +334,21 @@ func (s *SQLite) IngestReport(ctx context.Context, in Ingest) (IngestResult, err
 	if n, _ := r.RowsAffected(); n == 0 {
 		res.Duplicate = true
 		res.HighestSequence = highest
+		var stored []byte
+		if err := tx.QueryRowContext(ctx, `SELECT body FROM reports WHERE device_id = ? AND sequence = ?`, in.DeviceID, int64(seq)).Scan(&stored); err != nil {
+			return res, fmt.Errorf("read stored report %s/%d: %w", in.DeviceID, seq, err)
+		}
+		if res.Conflict = !bytes.Equal(stored, in.Body); res.Conflict {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO report_conflicts (device_id, sequence, received, address, body) VALUES (?, ?, ?, ?, ?)`,
+				in.DeviceID, int64(seq), ms(in.Received), in.Address, in.Body); err != nil {
+				return res, fmt.Errorf("keep conflicting report %s/%d: %w", in.DeviceID, seq, err)
+			}
+			// Bounded: a cloned agent must not fill the disk. The newest are kept.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM report_conflicts WHERE device_id = ? AND rowid NOT IN
+				(SELECT rowid FROM report_conflicts WHERE device_id = ? ORDER BY rowid DESC LIMIT ?)`, in.DeviceID, in.DeviceID, MaxConflictsKept); err != nil {
+				return res, err
+			}
+		}
 		// A replay still proves the device is alive.
 		if _, err := tx.ExecContext(ctx, `UPDATE devices SET last_seen = MAX(last_seen, ?), last_address = ? WHERE id = ?`, ms(in.Received), in.Address, in.DeviceID); err != nil {
 			return res, err
@@ -459,7 +475,8 @@ func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr 
 
 const deviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,
 	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at, location_notes,
-	device_group, score, band, breakdown, policy_version, scored_at, triage_state, triage_reason, triage_assignee, triage_by, triage_at`
+	device_group, score, band, breakdown, policy_version, scored_at, triage_state, triage_reason, triage_assignee, triage_by, triage_at,
+	spool_evicted, agent_sha256, agent_platform`
 
 func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 	var d Device
@@ -468,7 +485,8 @@ func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 	err := sc.Scan(&d.ID, &d.Hostname, &d.OS, &d.Platform, &d.OSVersion, &d.KernelVersion, &d.Arch, &d.HardwareUUID, &d.SerialNumber,
 		&d.MachineID, &macs, &d.AgentVersion, &enrolled, &d.EnrollSecret, &last, &d.LastAddress, &d.HighestSequence, &d.Reports,
 		&d.FindingsCount, &revoked, &notes, &d.Group, &d.Score, &d.Band, &breakdown, &d.PolicyVersion, &scored,
-		&d.Triage.State, &d.Triage.Reason, &d.Triage.Assignee, &d.Triage.By, &triaged)
+		&d.Triage.State, &d.Triage.Reason, &d.Triage.Assignee, &d.Triage.By, &triaged,
+		&d.Agent.Evicted, &d.Agent.SHA256, &d.Agent.Platform)
 	if err != nil {
 		return d, err
 	}

@@ -43,6 +43,18 @@ type Store interface {
 	// IngestReport stores one report idempotently by (device, sequence) and, when it is the
 	// newest, replaces the device's current findings and facts. It returns only after commit.
 	IngestReport(ctx context.Context, in Ingest) (IngestResult, error)
+	// SetAgentHealth records what a heartbeat says about the agent itself and returns what was
+	// recorded before (zero values for a device that never sent them).
+	SetAgentHealth(ctx context.Context, deviceID string, h AgentHealth) (AgentHealth, error)
+	// DeleteCollectorFinding removes one collector-derived finding (by signal and key); it
+	// says whether there was one.
+	DeleteCollectorFinding(ctx context.Context, deviceID, signal, key string) (bool, error)
+	// SilentDevices lists the devices (not revoked) neither seen nor enrolled since cutoff,
+	// and whether each already has an agent.silent finding.
+	SilentDevices(ctx context.Context, cutoff time.Time) ([]SilentDevice, error)
+	// SilentFlaggedSeen lists the devices with an agent.silent finding that were seen after it
+	// was last refreshed: they are back.
+	SilentFlaggedSeen(ctx context.Context) ([]string, error)
 	// Touch records that a device was seen (heartbeat) and returns its highest stored sequence.
 	Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error)
 
@@ -284,6 +296,9 @@ type Device struct {
 	PolicyVersion string
 	ScoredAt      time.Time
 	Triage        Triage
+	// Agent is what the agent's heartbeats say about itself (Version is AgentVersion's twin
+	// from heartbeats and is not filled here).
+	Agent AgentHealth
 }
 
 // Triage states of a device, as analysts set them.
@@ -387,6 +402,10 @@ type IngestResult struct {
 	HighestSequence uint64
 	// GapBefore is the number of sequences missing just below this report when it arrived.
 	GapBefore uint64
+	// Conflict marks a duplicate whose content differs from the stored report of the same
+	// sequence: not a retry, but a second agent using this device's identity. The conflicting
+	// report is kept apart (report_conflicts), never in place of the stored one.
+	Conflict bool
 }
 
 // DeviceFilter selects and orders devices for listings.
@@ -422,6 +441,25 @@ type Finding struct {
 	// Source is "agent" for what the device reported and "collector" for what the collector
 	// derived itself (location signals from the egress address, HR data, round trips).
 	Source string
+}
+
+// MaxConflictsKept bounds the conflicting reports kept per device (the newest).
+const MaxConflictsKept = 1000
+
+// AgentHealth is what heartbeats say about the agent itself.
+type AgentHealth struct {
+	Evicted  uint64 // reports the agent's spool cap evicted, in total
+	SHA256   string // of the running executable
+	Platform string // GOOS/GOARCH
+	Version  string // agent version
+}
+
+// SilentDevice is a device that has not been heard from.
+type SilentDevice struct {
+	ID         string
+	LastSeen   time.Time
+	EnrolledAt time.Time
+	Flagged    pb.Severity // severity of its agent.silent finding; 0 when it has none
 }
 
 // Gap is a run of missing sequences, From..To inclusive.

@@ -2689,11 +2689,22 @@ func (x *UploadReportResponse) GetHighestSequence() uint64 {
 }
 
 type HeartbeatRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AgentTime     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=agent_time,json=agentTime,proto3" json:"agent_time,omitempty"`
-	LastSequence  uint64                 `protobuf:"varint,2,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"` // the last sequence the agent created
-	Spooled       uint64                 `protobuf:"varint,3,opt,name=spooled,proto3" json:"spooled,omitempty"`                               // reports waiting in the agent's spool
-	AgentVersion  string                 `protobuf:"bytes,4,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	AgentTime    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=agent_time,json=agentTime,proto3" json:"agent_time,omitempty"`
+	LastSequence uint64                 `protobuf:"varint,2,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"` // the last sequence the agent created
+	Spooled      uint64                 `protobuf:"varint,3,opt,name=spooled,proto3" json:"spooled,omitempty"`                               // reports waiting in the agent's spool
+	AgentVersion string                 `protobuf:"bytes,4,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
+	// Reports the spool's size cap evicted (oldest first) since the spool was created: a long
+	// outage, not a fault, but what they held is gone.
+	Evicted uint64 `protobuf:"varint,5,opt,name=evicted,proto3" json:"evicted,omitempty"`
+	// SHA-256 (hex) of the running agent executable, and the platform it was built for
+	// ("linux/amd64"): a binary that changes without a new version is tampering.
+	AgentSha256   string `protobuf:"bytes,6,opt,name=agent_sha256,json=agentSha256,proto3" json:"agent_sha256,omitempty"`
+	AgentPlatform string `protobuf:"bytes,7,opt,name=agent_platform,json=agentPlatform,proto3" json:"agent_platform,omitempty"`
+	// The newest step back of the agent's wall clock it noticed (absent when none): while
+	// running (the wall clock fell behind the monotonic one) or across a restart (the clock is
+	// before the latest time the agent had already seen).
+	ClockRollback *ClockRollback `protobuf:"bytes,8,opt,name=clock_rollback,json=clockRollback,proto3" json:"clock_rollback,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2756,6 +2767,102 @@ func (x *HeartbeatRequest) GetAgentVersion() string {
 	return ""
 }
 
+func (x *HeartbeatRequest) GetEvicted() uint64 {
+	if x != nil {
+		return x.Evicted
+	}
+	return 0
+}
+
+func (x *HeartbeatRequest) GetAgentSha256() string {
+	if x != nil {
+		return x.AgentSha256
+	}
+	return ""
+}
+
+func (x *HeartbeatRequest) GetAgentPlatform() string {
+	if x != nil {
+		return x.AgentPlatform
+	}
+	return ""
+}
+
+func (x *HeartbeatRequest) GetClockRollback() *ClockRollback {
+	if x != nil {
+		return x.ClockRollback
+	}
+	return nil
+}
+
+type ClockRollback struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`       // the wall clock before the step (or the latest seen)
+	To            *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`           // the wall clock after it
+	Noticed       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=noticed,proto3" json:"noticed,omitempty"` // wall clock when noticed
+	How           string                 `protobuf:"bytes,4,opt,name=how,proto3" json:"how,omitempty"`         // "while running" or "across a restart"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClockRollback) Reset() {
+	*x = ClockRollback{}
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClockRollback) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClockRollback) ProtoMessage() {}
+
+func (x *ClockRollback) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClockRollback.ProtoReflect.Descriptor instead.
+func (*ClockRollback) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ClockRollback) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ClockRollback) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ClockRollback) GetNoticed() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Noticed
+	}
+	return nil
+}
+
+func (x *ClockRollback) GetHow() string {
+	if x != nil {
+		return x.How
+	}
+	return ""
+}
+
 type HeartbeatResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ServerTime      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
@@ -2766,7 +2873,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +2885,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +2898,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{29}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HeartbeatResponse) GetServerTime() *timestamppb.Timestamp {
@@ -2821,7 +2928,7 @@ type GoodbyeRequest struct {
 
 func (x *GoodbyeRequest) Reset() {
 	*x = GoodbyeRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +2940,7 @@ func (x *GoodbyeRequest) String() string {
 func (*GoodbyeRequest) ProtoMessage() {}
 
 func (x *GoodbyeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +2953,7 @@ func (x *GoodbyeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GoodbyeRequest.ProtoReflect.Descriptor instead.
 func (*GoodbyeRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{30}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GoodbyeRequest) GetReason() string {
@@ -2892,7 +2999,7 @@ type GoodbyeResponse struct {
 
 func (x *GoodbyeResponse) Reset() {
 	*x = GoodbyeResponse{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3011,7 @@ func (x *GoodbyeResponse) String() string {
 func (*GoodbyeResponse) ProtoMessage() {}
 
 func (x *GoodbyeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3024,7 @@ func (x *GoodbyeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GoodbyeResponse.ProtoReflect.Descriptor instead.
 func (*GoodbyeResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{31}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{32}
 }
 
 type SubscribeRequest struct {
@@ -2931,7 +3038,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3050,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3063,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{32}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SubscribeRequest) GetAgentVersion() string {
@@ -2990,7 +3097,7 @@ type CatalogUpdate struct {
 
 func (x *CatalogUpdate) Reset() {
 	*x = CatalogUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3002,7 +3109,7 @@ func (x *CatalogUpdate) String() string {
 func (*CatalogUpdate) ProtoMessage() {}
 
 func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3015,7 +3122,7 @@ func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogUpdate.ProtoReflect.Descriptor instead.
 func (*CatalogUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{33}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CatalogUpdate) GetVersion() string {
@@ -3043,7 +3150,7 @@ type PolicyUpdate struct {
 
 func (x *PolicyUpdate) Reset() {
 	*x = PolicyUpdate{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3162,7 @@ func (x *PolicyUpdate) String() string {
 func (*PolicyUpdate) ProtoMessage() {}
 
 func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3175,7 @@ func (x *PolicyUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyUpdate.ProtoReflect.Descriptor instead.
 func (*PolicyUpdate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{34}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PolicyUpdate) GetVersion() string {
@@ -3102,7 +3209,7 @@ type ScanNow struct {
 
 func (x *ScanNow) Reset() {
 	*x = ScanNow{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +3221,7 @@ func (x *ScanNow) String() string {
 func (*ScanNow) ProtoMessage() {}
 
 func (x *ScanNow) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +3234,7 @@ func (x *ScanNow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanNow.ProtoReflect.Descriptor instead.
 func (*ScanNow) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{35}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ScanNow) GetReason() string {
@@ -3161,7 +3268,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3173,7 +3280,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_farmwatch_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3186,7 +3293,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{36}
+	return file_farmwatch_v1_farmwatch_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Push) GetId() string {
@@ -3523,13 +3630,22 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x16\n" +
 	"\x06stored\x18\x02 \x01(\bR\x06stored\x12\x1c\n" +
 	"\tduplicate\x18\x03 \x01(\bR\tduplicate\x12)\n" +
-	"\x10highest_sequence\x18\x04 \x01(\x04R\x0fhighestSequence\"\xb1\x01\n" +
+	"\x10highest_sequence\x18\x04 \x01(\x04R\x0fhighestSequence\"\xd9\x02\n" +
 	"\x10HeartbeatRequest\x129\n" +
 	"\n" +
 	"agent_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tagentTime\x12#\n" +
 	"\rlast_sequence\x18\x02 \x01(\x04R\flastSequence\x12\x18\n" +
 	"\aspooled\x18\x03 \x01(\x04R\aspooled\x12#\n" +
-	"\ragent_version\x18\x04 \x01(\tR\fagentVersion\"{\n" +
+	"\ragent_version\x18\x04 \x01(\tR\fagentVersion\x12\x18\n" +
+	"\aevicted\x18\x05 \x01(\x04R\aevicted\x12!\n" +
+	"\fagent_sha256\x18\x06 \x01(\tR\vagentSha256\x12%\n" +
+	"\x0eagent_platform\x18\a \x01(\tR\ragentPlatform\x12B\n" +
+	"\x0eclock_rollback\x18\b \x01(\v2\x1b.farmwatch.v1.ClockRollbackR\rclockRollback\"\xb3\x01\n" +
+	"\rClockRollback\x12.\n" +
+	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x124\n" +
+	"\anoticed\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\anoticed\x12\x10\n" +
+	"\x03how\x18\x04 \x01(\tR\x03how\"{\n" +
 	"\x11HeartbeatResponse\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12)\n" +
@@ -3593,7 +3709,7 @@ func file_farmwatch_v1_farmwatch_proto_rawDescGZIP() []byte {
 }
 
 var file_farmwatch_v1_farmwatch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_farmwatch_v1_farmwatch_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(Severity)(0),                 // 0: farmwatch.v1.Severity
 	(*HardwareIdentity)(nil),      // 1: farmwatch.v1.HardwareIdentity
@@ -3625,31 +3741,32 @@ var file_farmwatch_v1_farmwatch_proto_goTypes = []any{
 	(*UploadReportRequest)(nil),   // 27: farmwatch.v1.UploadReportRequest
 	(*UploadReportResponse)(nil),  // 28: farmwatch.v1.UploadReportResponse
 	(*HeartbeatRequest)(nil),      // 29: farmwatch.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 30: farmwatch.v1.HeartbeatResponse
-	(*GoodbyeRequest)(nil),        // 31: farmwatch.v1.GoodbyeRequest
-	(*GoodbyeResponse)(nil),       // 32: farmwatch.v1.GoodbyeResponse
-	(*SubscribeRequest)(nil),      // 33: farmwatch.v1.SubscribeRequest
-	(*CatalogUpdate)(nil),         // 34: farmwatch.v1.CatalogUpdate
-	(*PolicyUpdate)(nil),          // 35: farmwatch.v1.PolicyUpdate
-	(*ScanNow)(nil),               // 36: farmwatch.v1.ScanNow
-	(*Push)(nil),                  // 37: farmwatch.v1.Push
-	nil,                           // 38: farmwatch.v1.Finding.EvidenceEntry
-	(*timestamppb.Timestamp)(nil), // 39: google.protobuf.Timestamp
+	(*ClockRollback)(nil),         // 30: farmwatch.v1.ClockRollback
+	(*HeartbeatResponse)(nil),     // 31: farmwatch.v1.HeartbeatResponse
+	(*GoodbyeRequest)(nil),        // 32: farmwatch.v1.GoodbyeRequest
+	(*GoodbyeResponse)(nil),       // 33: farmwatch.v1.GoodbyeResponse
+	(*SubscribeRequest)(nil),      // 34: farmwatch.v1.SubscribeRequest
+	(*CatalogUpdate)(nil),         // 35: farmwatch.v1.CatalogUpdate
+	(*PolicyUpdate)(nil),          // 36: farmwatch.v1.PolicyUpdate
+	(*ScanNow)(nil),               // 37: farmwatch.v1.ScanNow
+	(*Push)(nil),                  // 38: farmwatch.v1.Push
+	nil,                           // 39: farmwatch.v1.Finding.EvidenceEntry
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
 }
 var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	1,  // 0: farmwatch.v1.EnrollRequest.hardware:type_name -> farmwatch.v1.HardwareIdentity
-	39, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
-	39, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
-	39, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
-	39, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
+	40, // 1: farmwatch.v1.EnrollResponse.not_after:type_name -> google.protobuf.Timestamp
+	40, // 2: farmwatch.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
+	40, // 3: farmwatch.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
+	40, // 4: farmwatch.v1.RenewResponse.renew_after:type_name -> google.protobuf.Timestamp
 	0,  // 5: farmwatch.v1.Finding.severity:type_name -> farmwatch.v1.Severity
-	38, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
-	39, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
-	39, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
-	39, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
+	39, // 6: farmwatch.v1.Finding.evidence:type_name -> farmwatch.v1.Finding.EvidenceEntry
+	40, // 7: farmwatch.v1.Finding.first_seen:type_name -> google.protobuf.Timestamp
+	40, // 8: farmwatch.v1.Finding.last_seen:type_name -> google.protobuf.Timestamp
+	40, // 9: farmwatch.v1.Process.started:type_name -> google.protobuf.Timestamp
 	7,  // 10: farmwatch.v1.Process.sockets:type_name -> farmwatch.v1.Socket
 	10, // 11: farmwatch.v1.TimeFacts.zone_changes:type_name -> farmwatch.v1.ZoneChange
-	39, // 12: farmwatch.v1.ZoneChange.at:type_name -> google.protobuf.Timestamp
+	40, // 12: farmwatch.v1.ZoneChange.at:type_name -> google.protobuf.Timestamp
 	12, // 13: farmwatch.v1.Activity.days:type_name -> farmwatch.v1.ActivityDay
 	1,  // 14: farmwatch.v1.Facts.host:type_name -> farmwatch.v1.HardwareIdentity
 	9,  // 15: farmwatch.v1.Facts.time:type_name -> farmwatch.v1.TimeFacts
@@ -3667,36 +3784,40 @@ var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	17, // 27: farmwatch.v1.Lan.neighbours:type_name -> farmwatch.v1.LanHost
 	18, // 28: farmwatch.v1.Lan.wifi:type_name -> farmwatch.v1.WiFi
 	21, // 29: farmwatch.v1.UsbDevice.interfaces:type_name -> farmwatch.v1.UsbInterface
-	39, // 30: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
+	40, // 30: farmwatch.v1.Report.created:type_name -> google.protobuf.Timestamp
 	15, // 31: farmwatch.v1.Report.facts:type_name -> farmwatch.v1.Facts
 	6,  // 32: farmwatch.v1.Report.findings:type_name -> farmwatch.v1.Finding
 	25, // 33: farmwatch.v1.Report.detectors:type_name -> farmwatch.v1.DetectorStatus
 	26, // 34: farmwatch.v1.UploadReportRequest.report:type_name -> farmwatch.v1.Report
-	39, // 35: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
-	39, // 36: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	39, // 37: farmwatch.v1.GoodbyeRequest.at:type_name -> google.protobuf.Timestamp
-	39, // 38: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
-	39, // 39: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
-	34, // 40: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
-	35, // 41: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
-	36, // 42: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
-	2,  // 43: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
-	27, // 44: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
-	29, // 45: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
-	4,  // 46: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
-	33, // 47: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
-	31, // 48: farmwatch.v1.AgentService.Goodbye:input_type -> farmwatch.v1.GoodbyeRequest
-	3,  // 49: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
-	28, // 50: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
-	30, // 51: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
-	5,  // 52: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
-	37, // 53: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
-	32, // 54: farmwatch.v1.AgentService.Goodbye:output_type -> farmwatch.v1.GoodbyeResponse
-	49, // [49:55] is the sub-list for method output_type
-	43, // [43:49] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	40, // 35: farmwatch.v1.HeartbeatRequest.agent_time:type_name -> google.protobuf.Timestamp
+	30, // 36: farmwatch.v1.HeartbeatRequest.clock_rollback:type_name -> farmwatch.v1.ClockRollback
+	40, // 37: farmwatch.v1.ClockRollback.from:type_name -> google.protobuf.Timestamp
+	40, // 38: farmwatch.v1.ClockRollback.to:type_name -> google.protobuf.Timestamp
+	40, // 39: farmwatch.v1.ClockRollback.noticed:type_name -> google.protobuf.Timestamp
+	40, // 40: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
+	40, // 41: farmwatch.v1.GoodbyeRequest.at:type_name -> google.protobuf.Timestamp
+	40, // 42: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
+	40, // 43: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
+	35, // 44: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
+	36, // 45: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
+	37, // 46: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
+	2,  // 47: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
+	27, // 48: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
+	29, // 49: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
+	4,  // 50: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
+	34, // 51: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
+	32, // 52: farmwatch.v1.AgentService.Goodbye:input_type -> farmwatch.v1.GoodbyeRequest
+	3,  // 53: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
+	28, // 54: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
+	31, // 55: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
+	5,  // 56: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
+	38, // 57: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
+	33, // 58: farmwatch.v1.AgentService.Goodbye:output_type -> farmwatch.v1.GoodbyeResponse
+	53, // [53:59] is the sub-list for method output_type
+	47, // [47:53] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_farmwatch_proto_init() }
@@ -3704,7 +3825,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 	if File_farmwatch_v1_farmwatch_proto != nil {
 		return
 	}
-	file_farmwatch_v1_farmwatch_proto_msgTypes[36].OneofWrappers = []any{
+	file_farmwatch_v1_farmwatch_proto_msgTypes[37].OneofWrappers = []any{
 		(*Push_Catalog)(nil),
 		(*Push_Policy)(nil),
 		(*Push_ScanNow)(nil),
@@ -3715,7 +3836,7 @@ func file_farmwatch_v1_farmwatch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_farmwatch_proto_rawDesc), len(file_farmwatch_v1_farmwatch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

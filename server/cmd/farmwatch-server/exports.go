@@ -95,6 +95,8 @@ func metricsRegistry(col *collector.Collector, st store.Store, ex *export.Export
 		"reports_stored": "reports stored", "reports_duplicate": "replayed reports acknowledged without storing",
 		"reports_refused": "reports refused as invalid", "enrollments": "devices enrolled", "enrollments_refused": "enrollments refused",
 		"heartbeats": "heartbeats", "band_changes": "devices that changed band", "new_clusters": "clusters found for the first time",
+		"reports_conflicting": "reports conflicting with a stored one of the same sequence (a second agent on one identity)",
+		"calls_limited":       "agent calls refused with RESOURCE_EXHAUSTED (back-pressure)",
 	}
 	for k, help := range names {
 		m.CounterFunc("farmwatch_"+k+"_total", "Collector: "+help+" since start.", nil, func(emit func(float64, ...string)) {

@@ -218,6 +218,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var names multiFlag
 	f.Var(&names, "server-name", "host name or address agents use to reach the collector (repeatable; goes into its certificate)")
 	certTTL := f.Duration("cert-ttl", 7*24*time.Hour, "lifetime of device certificates")
+	limInFlight := f.Int("limit-in-flight", 512, "agent calls served at once; past it calls get RESOURCE_EXHAUSTED with a retry hint")
+	limDevice := f.Float64("limit-device-rate", 20, "calls per second one device may make (burst --limit-device-burst)")
+	limDeviceBurst := f.Int("limit-device-burst", 100, "burst of one device's calls")
+	limGlobal := f.Float64("limit-report-rate", 0, "reports per second accepted from all agents (0: bounded by --limit-in-flight only)")
 	geoDir := f.String("geoip", "", "directory with country.mmdb and asn.mmdb (default: DATA/geoip, then the installed copy, then ./var/geoip)")
 	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
 	geoASN := f.String("geoip-asn", "", "a MaxMind-format ASN database to use instead (e.g. GeoLite2-ASN.mmdb)")
@@ -240,6 +244,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verbose := f.Bool("v", false, "debug logging")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
+	}
+	switch {
+	case *limInFlight < 1:
+		return usageError{fmt.Errorf("--limit-in-flight: %d: want at least 1", *limInFlight)}
+	case !(*limDevice > 0) || *limDevice > 1e6:
+		return usageError{fmt.Errorf("--limit-device-rate: %v: want a rate above 0 (calls per second)", *limDevice)}
+	case *limDeviceBurst < 1:
+		return usageError{fmt.Errorf("--limit-device-burst: %d: want at least 1", *limDeviceBurst)}
+	case !(*limGlobal >= 0) || *limGlobal > 1e9:
+		return usageError{fmt.Errorf("--limit-report-rate: %v: want 0 (off) or a rate in reports per second", *limGlobal)}
 	}
 	var collectorAt *location.Coordinates
 	if *here != "" {
@@ -297,7 +311,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}()
 	}
-	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Policy: pol, CollectorAt: collectorAt, OnEvent: onEvent})
+	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Policy: pol, CollectorAt: collectorAt, OnEvent: onEvent,
+		Limits: collector.Limits{InFlight: *limInFlight, DeviceRate: *limDevice, DeviceBurst: *limDeviceBurst, GlobalRate: *limGlobal}})
 	if err != nil {
 		return err
 	}
@@ -359,6 +374,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { errc <- gs.Serve(col.Listen(gl)) }()
 	go col.WatchLocations(ctx)
 	go col.WatchFleet(ctx, 5*time.Minute)
+	go col.WatchSilence(ctx, collector.SilenceSweep)
 	if err := col.SetPolicy(ctx, pol, "serve"); err != nil {
 		return err
 	}
