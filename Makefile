@@ -64,6 +64,11 @@ test: build geodata
 	$(GO) test -count=1 -timeout 20m ./...
 	./.ci/cli-check
 
+# Kill -9, outage and disk-full tests against real collector and agent processes on loopback;
+# prints reports sent, acknowledged, stored, lost and duplicated (disk-full needs root).
+test-faults: build
+	$(GO) run ./server/cmd/farmwatch-faults -server-bin bin/farmwatch-server -agent-bin bin/farmwatch-agent
+
 # Every fuzz target for a short budget each (FUZZTIME, default 3s); crashers become testdata.
 fuzz-short:
 	./.ci/fuzz

@@ -7,8 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -58,6 +60,11 @@ func Open(path string, o Options) (*Spool, error) {
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
 	}
+	if err != nil && isOSError(err) {
+		// Permissions, a read-only or failing disk: the file may be fine, so it must not be
+		// set aside (its reports would never be sent). The caller retries or reports it.
+		return nil, fmt.Errorf("open spool %s: %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
@@ -76,6 +83,17 @@ func Open(path string, o Options) (*Spool, error) {
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
 	return &Spool{db: db, maxBytes: o.MaxBytes}, nil
+}
+
+// isOSError says whether err comes from the operating system (open, lock, map, read) rather than
+// from bbolt finding the file's content invalid.
+func isOSError(err error) bool {
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		return false
+	}
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &errno)
 }
 
 // SetAside renames a corrupt spool file so that a new one can be created, keeping the old bytes

@@ -144,3 +144,36 @@ func TestRejectMovesReportOutOfTheQueue(t *testing.T) {
 		t.Fatalf("pending %+v stats %+v", p, st)
 	}
 }
+
+// An error from the OS (here: no permission) is not corruption: the file stays where it is.
+func TestOpenOSErrorIsNotCorrupt(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root ignores file modes; a directory in place of the file gives an OS error too
+		path := filepath.Join(t.TempDir(), "spool.db")
+		if err := os.Mkdir(path, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		_, err := OpenOrSetAside(path, Options{}, nil)
+		if err == nil || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("directory as spool: %v", err)
+		}
+		if _, serr := os.Stat(path); serr != nil {
+			t.Fatalf("set aside: %v", serr)
+		}
+		return
+	}
+	path := filepath.Join(t.TempDir(), "spool.db")
+	sp, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Close()
+	os.Chmod(path, 0)
+	_, err = OpenOrSetAside(path, Options{}, nil)
+	if err == nil || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unreadable spool: %v", err)
+	}
+	if _, serr := os.Stat(path); serr != nil {
+		t.Fatalf("set aside: %v", serr)
+	}
+}
