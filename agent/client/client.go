@@ -29,8 +29,9 @@ type Conn struct {
 	pb.AgentServiceClient
 	pb.EnrollmentServiceClient
 
-	mu   sync.RWMutex
-	cert *tls.Certificate
+	mu    sync.RWMutex
+	cert  *tls.Certificate
+	roots *x509.CertPool
 }
 
 // Dial connects to addr (host:port), trusting only roots. cert may be nil for enrollment.
@@ -40,11 +41,23 @@ func Dial(addr string, roots *x509.CertPool, cert *tls.Certificate) (*Conn, erro
 	if err != nil {
 		return nil, fmt.Errorf("collector address %q: want host:port", addr)
 	}
-	c := &Conn{cert: cert}
+	if roots == nil {
+		return nil, errors.New("no pinned collector CA")
+	}
+	c := &Conn{cert: cert, roots: roots}
 	conf := &tls.Config{
 		MinVersion: tls.VersionTLS13,
-		RootCAs:    roots,
 		ServerName: host,
+		// The collector's chain is verified below against the pinned CAs as they are at each
+		// handshake (a CA rotation replaces them while the agent runs), with the same checks
+		// as crypto/tls's own: chain, validity, server usage, host name.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			c.mu.RLock()
+			roots := c.roots
+			c.mu.RUnlock()
+			return verifyServer(cs.PeerCertificates, roots, host)
+		},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			c.mu.RLock()
 			defer c.mu.RUnlock()
@@ -66,6 +79,29 @@ func Dial(addr string, roots *x509.CertPool, cert *tls.Certificate) (*Conn, erro
 	c.AgentServiceClient = pb.NewAgentServiceClient(cc)
 	c.EnrollmentServiceClient = pb.NewEnrollmentServiceClient(cc)
 	return c, nil
+}
+
+// verifyServer checks the collector's certificate chain against roots and host.
+func verifyServer(chain []*x509.Certificate, roots *x509.CertPool, host string) error {
+	if len(chain) == 0 {
+		return errors.New("the collector sent no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, ic := range chain[1:] {
+		inter.AddCert(ic)
+	}
+	_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	if err != nil {
+		return fmt.Errorf("collector certificate is not trusted by the pinned CA (%w); if the collector's CA was rotated while this agent was away, enroll it again", err)
+	}
+	return nil
+}
+
+// SetRoots swaps the pinned collector CAs used by new handshakes (after a CA rotation).
+func (c *Conn) SetRoots(roots *x509.CertPool) {
+	c.mu.Lock()
+	c.roots = roots
+	c.mu.Unlock()
 }
 
 // SetCertificate swaps the client certificate used by new handshakes (after renewal).

@@ -5,11 +5,13 @@ package runner
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -25,6 +27,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/state"
 	"github.com/farmwatch/farmwatch/catalog"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/pki"
 )
 
 // Runner drives one enrolled agent.
@@ -107,14 +110,28 @@ func (r *Runner) Sync(ctx context.Context) error {
 		return err
 	}
 	r.defaults()
+	pinned, err := r.State.CACerts()
+	if err != nil {
+		return err
+	}
+	var fps []string
+	for _, c := range pinned {
+		fps = append(fps, pki.Fingerprint(c))
+	}
 	sent := time.Now()
 	rollback := r.clock.check(sent, monotonic())
 	resp, err := r.conn.Heartbeat(ctx, &pb.HeartbeatRequest{
 		AgentTime: timestamppb.New(sent), LastSequence: st.LastSequence, Spooled: uint64(st.Pending), AgentVersion: r.AgentVersion,
 		Evicted: st.Evicted, AgentSha256: selfSHA256(), AgentPlatform: runtime.GOOS + "/" + runtime.GOARCH, ClockRollback: rollback,
+		PinnedCaSha256: fps,
 	})
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", explain(err))
+	}
+	if len(resp.GetCaCertificatesDer()) > 0 {
+		if err := r.pinCAs(resp.GetCaCertificatesDer(), pinned); err != nil {
+			r.Log.Error("collector CA bundle refused; keeping the pinned CAs", "err", err)
+		}
 	}
 	if rollback != nil {
 		r.Log.Warn("wall clock was set back; reported to the collector", "from", rollback.GetFrom().AsTime(), "to", rollback.GetTo().AsTime(), "how", rollback.GetHow())
@@ -430,6 +447,15 @@ func (r *Runner) Renew(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("renew: %w", explain(err))
 	}
+	if ders := resp.GetCaCertificatesDer(); len(ders) > 0 {
+		pinned, err := r.State.CACerts()
+		if err != nil {
+			return err
+		}
+		if err := r.pinCAs(ders, pinned); err != nil {
+			return fmt.Errorf("renew: %w", err)
+		}
+	}
 	rec := r.rec
 	rec.NotAfter, rec.RenewAfter = resp.GetNotAfter().AsTime(), resp.GetRenewAfter().AsTime()
 	if err := r.State.SaveEnrollment(key, resp.GetCertificateDer(), rec); err != nil {
@@ -442,6 +468,30 @@ func (r *Runner) Renew(ctx context.Context) error {
 	r.conn.SetCertificate(&cert)
 	r.rec = rec
 	r.Log.Info("certificate renewed", "not_after", rec.NotAfter)
+	return nil
+}
+
+// pinCAs pins the collector's CA bundle (a CA rotation) when it differs from the pinned one,
+// and uses it for the next handshakes.
+func (r *Runner) pinCAs(ders [][]byte, pinned []*x509.Certificate) error {
+	certs, err := state.CheckCABundle(ders, pinned)
+	if err != nil {
+		return err
+	}
+	if slices.EqualFunc(certs, pinned, func(a, b *x509.Certificate) bool { return a.Equal(b) }) {
+		return nil
+	}
+	if err := r.State.SaveCABundle(certs); err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	var names []string
+	for _, c := range certs {
+		pool.AddCert(c)
+		names = append(names, pki.Fingerprint(c)[:16])
+	}
+	r.conn.SetRoots(pool)
+	r.Log.Info("collector CA bundle pinned (CA rotation)", "cas", names)
 	return nil
 }
 

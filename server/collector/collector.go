@@ -349,7 +349,7 @@ func (c *Collector) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.Enro
 	return &pb.EnrollResponse{
 		DeviceId:          id,
 		CertificateDer:    cert.Raw,
-		CaCertificatesDer: [][]byte{c.ca.Cert.Raw},
+		CaCertificatesDer: c.ca.TrustedDER(),
 		NotAfter:          timestamppb.New(cert.NotAfter),
 		RenewAfter:        timestamppb.New(renewAfter(cert)),
 	}, nil
@@ -386,7 +386,7 @@ func (c *Collector) Renew(ctx context.Context, req *pb.RenewRequest) (*pb.RenewR
 	c.log.Info("device certificate renewed", "device", id, "not_after", cert.NotAfter)
 	return &pb.RenewResponse{
 		CertificateDer:    cert.Raw,
-		CaCertificatesDer: [][]byte{c.ca.Cert.Raw},
+		CaCertificatesDer: c.ca.TrustedDER(),
 		NotAfter:          timestamppb.New(cert.NotAfter),
 		RenewAfter:        timestamppb.New(renewAfter(cert)),
 	}, nil
@@ -462,6 +462,11 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 	}
 	c.stats.heartbeats.Add(1)
 	c.observe(ctx, id, false)
+	resp := &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest}
+	if pinned, want := pinnedSet(req.GetPinnedCaSha256()), c.trustedSet(); pinned != want {
+		resp.CaCertificatesDer = c.ca.TrustedDER()
+		c.log.Info("sending the collector CA bundle", "device", id, "agent_pins", pinned, "trusted", want)
+	}
 	if changed, err := c.agentHealth(ctx, id, req); err != nil {
 		c.log.Warn("agent health", "device", id, "err", err)
 	} else if changed {
@@ -469,7 +474,7 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 			c.log.Warn("score", "device", id, "err", err)
 		}
 	}
-	return &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest}, nil
+	return resp, nil
 }
 
 // Subscribe implements AgentService: the stream stays open and carries pushes for this device.

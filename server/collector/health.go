@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/server/pki"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
@@ -39,7 +42,30 @@ func (c *Collector) healthFromHeartbeat(id string, req *pb.HeartbeatRequest) sto
 			c.log.Warn("heartbeat: agent_platform is not GOOS/GOARCH; ignored", "device", id, "value", clip(p))
 		}
 	}
+	h.PinnedCAs = pinnedSet(req.GetPinnedCaSha256())
 	return h
+}
+
+// pinnedSet normalises the CA fingerprints an agent pins: valid hex SHA-256 only, at most 4,
+// sorted and comma-separated.
+func pinnedSet(fps []string) string {
+	var ok []string
+	for _, f := range fps {
+		if b, err := hex.DecodeString(f); err == nil && len(b) == 32 && len(ok) < 4 {
+			ok = append(ok, hex.EncodeToString(b))
+		}
+	}
+	slices.Sort(ok)
+	return strings.Join(slices.Compact(ok), ",")
+}
+
+// trustedSet is pinnedSet of the CAs this collector trusts.
+func (c *Collector) trustedSet() string {
+	var fps []string
+	for _, t := range c.ca.Trusted() {
+		fps = append(fps, pki.Fingerprint(t))
+	}
+	return pinnedSet(fps)
 }
 
 // agentHealth acts on a heartbeat's health fields; it says whether findings changed.

@@ -40,6 +40,9 @@ type CA struct {
 	Key  crypto.Signer
 	// CertPEM is the CA certificate as stored in DATA/ca.pem; agents pin it.
 	CertPEM []byte
+	// Next is a CA staged for rotation and Previous one being retired (see rotate.go); both
+	// are trusted for device certificates and pinned by agents, neither signs.
+	Next, Previous *x509.Certificate
 }
 
 // LoadOrCreate loads the CA from dir, or creates one (ECDSA P-256, 10 years) on first start.
@@ -57,17 +60,36 @@ func LoadOrCreate(dir string, now time.Time) (*CA, bool, error) {
 	if _, statErr := os.Stat(keyPath); statErr == nil {
 		return nil, false, fmt.Errorf("%s exists but %s does not: refusing to create a new CA over a half-present one", keyPath, certPath)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, false, fmt.Errorf("generate CA key: %w", err)
-	}
-	serial, err := NewSerial()
+	keyPEM, certPEM, err := newCA(now)
 	if err != nil {
 		return nil, false, err
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
+		return nil, false, err
+	}
+	if err := atomicfile.Write(certPath, certPEM, 0o644); err != nil {
+		return nil, false, err
+	}
+	ca, err = Load(dir)
+	return ca, true, err
+}
+
+// newCA creates a CA key and its self-signed certificate (ECDSA P-256, 10 years), as PEM.
+func newCA(now time.Time) (keyPEM, certPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate CA key: %w", err)
+	}
+	serial, err := NewSerial()
+	if err != nil {
+		return nil, nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "Farmwatch collector CA", Organization: []string{"Farmwatch"}},
+		Subject:               pkix.Name{CommonName: "Farmwatch collector CA", Organization: []string{"Farmwatch"}, SerialNumber: serial.Text(16)[:8]},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
@@ -77,23 +99,13 @@ func LoadOrCreate(dir string, now time.Time) (*CA, bool, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, false, fmt.Errorf("create CA certificate: %w", err)
+		return nil, nil, fmt.Errorf("create CA certificate: %w", err)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, false, fmt.Errorf("marshal CA key: %w", err)
+		return nil, nil, fmt.Errorf("marshal CA key: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, false, fmt.Errorf("create %s: %w", dir, err)
-	}
-	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return nil, false, err
-	}
-	if err := atomicfile.Write(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return nil, false, err
-	}
-	ca, err = Load(dir)
-	return ca, true, err
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
 // Load reads the CA from dir. A missing certificate is reported as os.ErrNotExist.
@@ -117,13 +129,23 @@ func Load(dir string) (*CA, error) {
 	if !publicKeysEqual(cert.PublicKey, key.Public()) {
 		return nil, fmt.Errorf("%s does not belong to %s", CAKeyFile, CACertFile)
 	}
-	return &CA{Cert: cert, Key: key, CertPEM: certPEM}, nil
+	ca := &CA{Cert: cert, Key: key, CertPEM: certPEM}
+	if ca.Next, err = loadOptional(dir, CANextCertFile); err != nil {
+		return nil, err
+	}
+	if ca.Previous, err = loadOptional(dir, CAPrevCertFile); err != nil {
+		return nil, err
+	}
+	return ca, nil
 }
 
-// Pool returns a cert pool holding only this CA.
+// Pool returns a cert pool holding the trusted CAs (the current one, and during a rotation
+// the next or previous one).
 func (ca *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(ca.Cert)
+	for _, c := range ca.Trusted() {
+		p.AddCert(c)
+	}
 	return p
 }
 

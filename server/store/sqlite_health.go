@@ -17,8 +17,8 @@ func (s *SQLite) SetAgentHealth(ctx context.Context, deviceID string, h AgentHea
 		return prev, err
 	}
 	defer tx.Rollback()
-	err = tx.QueryRowContext(ctx, `SELECT spool_evicted, agent_sha256, agent_platform, agent_hb_version FROM devices WHERE id = ?`, deviceID).
-		Scan(&prev.Evicted, &prev.SHA256, &prev.Platform, &prev.Version)
+	err = tx.QueryRowContext(ctx, `SELECT spool_evicted, agent_sha256, agent_platform, agent_hb_version, pinned_cas FROM devices WHERE id = ?`, deviceID).
+		Scan(&prev.Evicted, &prev.SHA256, &prev.Platform, &prev.Version, &prev.PinnedCAs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return prev, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
@@ -28,8 +28,8 @@ func (s *SQLite) SetAgentHealth(ctx context.Context, deviceID string, h AgentHea
 	if prev == h {
 		return prev, nil // the common case: nothing to write
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE devices SET spool_evicted = ?, agent_sha256 = ?, agent_platform = ?, agent_hb_version = ? WHERE id = ?`,
-		h.Evicted, h.SHA256, h.Platform, h.Version, deviceID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE devices SET spool_evicted = ?, agent_sha256 = ?, agent_platform = ?, agent_hb_version = ?, pinned_cas = ? WHERE id = ?`,
+		h.Evicted, h.SHA256, h.Platform, h.Version, h.PinnedCAs, deviceID); err != nil {
 		return prev, err
 	}
 	return prev, tx.Commit()
@@ -92,4 +92,11 @@ func (s *SQLite) SilentFlaggedSeen(ctx context.Context) ([]string, error) {
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+func (s *SQLite) PinningCounts(ctx context.Context, fingerprint string, since time.Time) (int, int, error) {
+	var pinning, not int
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(instr(pinned_cas, ?) > 0), 0), COALESCE(SUM(instr(pinned_cas, ?) = 0), 0)
+		FROM devices WHERE revoked_at = 0 AND last_seen >= ?`, fingerprint, fingerprint, ms(since)).Scan(&pinning, &not)
+	return pinning, not, err
 }

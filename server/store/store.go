@@ -52,6 +52,9 @@ type Store interface {
 	// SilentDevices lists the devices (not revoked) neither seen nor enrolled since cutoff,
 	// and whether each already has an agent.silent finding.
 	SilentDevices(ctx context.Context, cutoff time.Time) ([]SilentDevice, error)
+	// PinningCounts counts the devices seen since since (not revoked) whose agents pin the CA
+	// with this fingerprint, and those that do not (or did not say).
+	PinningCounts(ctx context.Context, fingerprint string, since time.Time) (pinning, not int, err error)
 	// SilentFlaggedSeen lists the devices with an agent.silent finding that were seen after it
 	// was last refreshed: they are back.
 	SilentFlaggedSeen(ctx context.Context) ([]string, error)
@@ -452,6 +455,9 @@ type AgentHealth struct {
 	SHA256   string // of the running executable
 	Platform string // GOOS/GOARCH
 	Version  string // agent version
+	// PinnedCAs are the fingerprints of the collector CAs the agent pins, sorted and
+	// comma-separated ("" when the agent did not say).
+	PinnedCAs string
 }
 
 // SilentDevice is a device that has not been heard from.

@@ -2705,8 +2705,10 @@ type HeartbeatRequest struct {
 	// running (the wall clock fell behind the monotonic one) or across a restart (the clock is
 	// before the latest time the agent had already seen).
 	ClockRollback *ClockRollback `protobuf:"bytes,8,opt,name=clock_rollback,json=clockRollback,proto3" json:"clock_rollback,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Hex SHA-256 of each collector CA certificate the agent pins (at most 4).
+	PinnedCaSha256 []string `protobuf:"bytes,9,rep,name=pinned_ca_sha256,json=pinnedCaSha256,proto3" json:"pinned_ca_sha256,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
@@ -2795,6 +2797,13 @@ func (x *HeartbeatRequest) GetClockRollback() *ClockRollback {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetPinnedCaSha256() []string {
+	if x != nil {
+		return x.PinnedCaSha256
+	}
+	return nil
+}
+
 type ClockRollback struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	From          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`       // the wall clock before the step (or the latest seen)
@@ -2867,8 +2876,11 @@ type HeartbeatResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ServerTime      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
 	HighestSequence uint64                 `protobuf:"varint,2,opt,name=highest_sequence,json=highestSequence,proto3" json:"highest_sequence,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The CA certificates the agent must pin, sent only when its pinned set differs (a CA
+	// rotation): the current CA first, then a staged next one or a previous one.
+	CaCertificatesDer [][]byte `protobuf:"bytes,3,rep,name=ca_certificates_der,json=caCertificatesDer,proto3" json:"ca_certificates_der,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *HeartbeatResponse) Reset() {
@@ -2913,6 +2925,13 @@ func (x *HeartbeatResponse) GetHighestSequence() uint64 {
 		return x.HighestSequence
 	}
 	return 0
+}
+
+func (x *HeartbeatResponse) GetCaCertificatesDer() [][]byte {
+	if x != nil {
+		return x.CaCertificatesDer
+	}
+	return nil
 }
 
 type GoodbyeRequest struct {
@@ -3630,7 +3649,7 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x16\n" +
 	"\x06stored\x18\x02 \x01(\bR\x06stored\x12\x1c\n" +
 	"\tduplicate\x18\x03 \x01(\bR\tduplicate\x12)\n" +
-	"\x10highest_sequence\x18\x04 \x01(\x04R\x0fhighestSequence\"\xd9\x02\n" +
+	"\x10highest_sequence\x18\x04 \x01(\x04R\x0fhighestSequence\"\x83\x03\n" +
 	"\x10HeartbeatRequest\x129\n" +
 	"\n" +
 	"agent_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tagentTime\x12#\n" +
@@ -3640,16 +3659,18 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\aevicted\x18\x05 \x01(\x04R\aevicted\x12!\n" +
 	"\fagent_sha256\x18\x06 \x01(\tR\vagentSha256\x12%\n" +
 	"\x0eagent_platform\x18\a \x01(\tR\ragentPlatform\x12B\n" +
-	"\x0eclock_rollback\x18\b \x01(\v2\x1b.farmwatch.v1.ClockRollbackR\rclockRollback\"\xb3\x01\n" +
+	"\x0eclock_rollback\x18\b \x01(\v2\x1b.farmwatch.v1.ClockRollbackR\rclockRollback\x12(\n" +
+	"\x10pinned_ca_sha256\x18\t \x03(\tR\x0epinnedCaSha256\"\xb3\x01\n" +
 	"\rClockRollback\x12.\n" +
 	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
 	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x124\n" +
 	"\anoticed\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\anoticed\x12\x10\n" +
-	"\x03how\x18\x04 \x01(\tR\x03how\"{\n" +
+	"\x03how\x18\x04 \x01(\tR\x03how\"\xab\x01\n" +
 	"\x11HeartbeatResponse\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12)\n" +
-	"\x10highest_sequence\x18\x02 \x01(\x04R\x0fhighestSequence\"\xaf\x01\n" +
+	"\x10highest_sequence\x18\x02 \x01(\x04R\x0fhighestSequence\x12.\n" +
+	"\x13ca_certificates_der\x18\x03 \x03(\fR\x11caCertificatesDer\"\xaf\x01\n" +
 	"\x0eGoodbyeRequest\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12*\n" +
 	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +

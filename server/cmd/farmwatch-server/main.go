@@ -62,6 +62,7 @@ Usage:
   farmwatch-server token create [--data DIR] [--name NAME] [--role viewer|analyst|admin]
   farmwatch-server token list [--data DIR] [--json]
   farmwatch-server token revoke [--data DIR] ID|NAME
+  farmwatch-server ca status|stage|promote|finish [--data DIR]
   farmwatch-server version
 
 The data directory holds the database (farmwatch.db) and the collector CA (ca.pem, ca-key.pem).
@@ -96,6 +97,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdSecretList(ctx, args[2:], stdout, stderr)
 	case args[0] == "enroll-secret" && sub == "revoke":
 		err = cmdSecretRevoke(ctx, args[2:], stdout, stderr)
+	case args[0] == "ca" && sub != "":
+		err = cmdCA(ctx, sub, args[2:], stdout, stderr)
 	case args[0] == "devices":
 		err = cmdDevices(ctx, args[1:], stdout, stderr)
 	case args[0] == "device" && sub == "revoke":
