@@ -68,3 +68,21 @@ func TestClockRollbackAcrossRestart(t *testing.T) {
 		t.Fatalf("corrupt file: %v", r)
 	}
 }
+
+// The clock file is written by the agent but sits on a disk the adversary controls.
+func FuzzClockFile(f *testing.F) {
+	f.Add([]byte(`{"latest":"2026-11-02T09:00:00Z","pending_rollback":{"from":"2026-11-02T09:00:00Z","to":"2026-11-01T09:00:00Z","noticed":"2026-11-01T09:00:00Z","how":"across a restart"}}`))
+	f.Add([]byte(`{"latest":"9999-12-31T23:59:59Z"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, ClockFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w := newClockWatch(dir)
+		r := w.check(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), time.Second)
+		w.reported(r)
+		if r2 := w.check(time.Date(2026, 11, 2, 9, 1, 0, 0, time.UTC), time.Second+time.Minute); r2 != nil && r != nil && r2.GetNoticed().AsTime().Equal(r.GetNoticed().AsTime()) {
+			t.Fatal("a reported rollback is still pending")
+		}
+	})
+}
