@@ -58,7 +58,10 @@ func ingest(t *testing.T, s Store, id string, r *pb.Report) IngestResult {
 	return res
 }
 
-const devA = "0123456789abcdef0123456789abcdef"
+const (
+	devA = "0123456789abcdef0123456789abcdef"
+	devB = "fedcba9876543210fedcba9876543210"
+)
 
 func TestIngestIsIdempotentBySequence(t *testing.T) {
 	s, _ := openTest(t)
@@ -265,6 +268,85 @@ func BenchmarkIngestReport(b *testing.B) {
 		r := report(uint64(i+1), fs...)
 		body, _ := proto.Marshal(r)
 		if _, err := s.IngestReport(context.Background(), Ingest{DeviceID: devA, Report: r, Body: body, Received: t0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A batch is one transaction: each report as IngestReport would store it, unknown devices
+// answered per report without spoiling the rest.
+func TestIngestReportsBatch(t *testing.T) {
+	s, _ := openTest(t)
+	enrollDevice(t, s, devA)
+	enrollDevice(t, s, devB)
+	mk := func(id string, seq uint64) Ingest {
+		r := report(seq, &pb.Finding{Signal: "remote_tool.running", Key: fmt.Sprint(seq), Title: "AnyDesk"})
+		body, _ := proto.Marshal(r)
+		return Ingest{DeviceID: id, Report: r, Body: body, Received: t0, Address: "127.0.0.1"}
+	}
+	ingest(t, s, devA, mk(devA, 1).Report)
+	batch := []Ingest{mk(devA, 2), mk(devB, 1), mk("ffffffffffffffffffffffffffffffff", 1), mk(devA, 3), mk(devA, 1), mk(devB, 3)}
+	res, errs, err := s.IngestReports(context.Background(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(errs[2], ErrNotFound) {
+		t.Fatalf("unknown device: %v", errs[2])
+	}
+	for i, e := range errs {
+		if i != 2 && e != nil {
+			t.Fatalf("report %d: %v", i, e)
+		}
+	}
+	if !res[4].Duplicate || res[4].Conflict || res[3].HighestSequence != 3 || res[5].GapBefore != 1 {
+		t.Fatalf("results: %+v", res)
+	}
+	d, _ := s.Device(context.Background(), devA)
+	if d.HighestSequence != 3 || d.Reports != 3 {
+		t.Fatalf("device A: %d reports up to %d", d.Reports, d.HighestSequence)
+	}
+	fs, _ := s.Findings(context.Background(), devA)
+	if len(fs) != 1 || fs[0].Sequence != 3 {
+		t.Fatalf("findings of A: %+v", fs)
+	}
+}
+
+// BenchmarkIngestReports measures group commit: 256 reports of 256 devices per transaction.
+func BenchmarkIngestReports(b *testing.B) {
+	s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const n = 256
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%032x", i+1)
+		err = s.Enroll(context.Background(), Enrollment{
+			Device:      Device{ID: ids[i], EnrolledAt: t0},
+			Certificate: Certificate{Serial: fmt.Sprint(i + 1), DeviceID: ids[i], NotBefore: t0, NotAfter: t0, IssuedAt: t0},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	var fs []*pb.Finding
+	for i := range 5 {
+		fs = append(fs, &pb.Finding{Signal: "remote_tool.running", Key: fmt.Sprint(i), Title: "AnyDesk", Evidence: map[string]string{"process": "anydesk", "pid": "4242"}})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	seq := uint64(0)
+	for done := 0; done < b.N; {
+		seq++
+		batch := make([]Ingest, 0, n)
+		for i := 0; i < n && done < b.N; i++ {
+			r := report(seq, fs...)
+			body, _ := proto.Marshal(r)
+			batch = append(batch, Ingest{DeviceID: ids[i], Report: r, Body: body, Received: t0})
+			done++
+		}
+		if _, _, err := s.IngestReports(context.Background(), batch); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -43,6 +43,11 @@ type Store interface {
 	// IngestReport stores one report idempotently by (device, sequence) and, when it is the
 	// newest, replaces the device's current findings and facts. It returns only after commit.
 	IngestReport(ctx context.Context, in Ingest) (IngestResult, error)
+	// IngestReports stores a batch in one transaction (one commit, one fsync: group commit),
+	// each report exactly as IngestReport would, in order. Per report, errs holds ErrNotFound or
+	// ErrRevoked (nothing of that report written); any other failure fails the whole batch
+	// (err, nothing written).
+	IngestReports(ctx context.Context, batch []Ingest) (res []IngestResult, errs []error, err error)
 	// SetAgentHealth records what a heartbeat says about the agent itself and returns what was
 	// recorded before (zero values for a device that never sent them).
 	SetAgentHealth(ctx context.Context, deviceID string, h AgentHealth) (AgentHealth, error)
