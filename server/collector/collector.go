@@ -90,6 +90,8 @@ type Collector struct {
 	rttWindow   time.Duration
 	trackers    []*connTracker
 	limits      *limiter
+	ingest      *batcher
+	settle      *settler
 
 	mu      sync.Mutex
 	streams map[string]chan *pb.Push
@@ -127,7 +129,8 @@ func New(o Options) (*Collector, error) {
 	}
 	c := &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
 		geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent,
-		limits: newLimiter(o.Limits)}
+		limits: newLimiter(o.Limits), ingest: newBatcher(o.Store), settle: newSettler()}
+	go c.runSettler(context.Background())
 	c.cat.Store(&catalogState{doc: o.Catalog, version: cat.Version})
 	c.policy.Store(o.Policy)
 	c.applyLocation(o.Policy)
@@ -406,7 +409,7 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
 	}
-	res, err := c.store.IngestReport(ctx, store.Ingest{DeviceID: id, Report: rep, Body: body, Received: c.now(), Address: remoteAddr(ctx)})
+	res, err := c.ingest.ingest(ctx, store.Ingest{DeviceID: id, Report: rep, Body: body, Received: c.now(), Address: remoteAddr(ctx)})
 	switch {
 	case errors.Is(err, store.ErrRevoked):
 		return nil, status.Error(codes.PermissionDenied, "device revoked")
@@ -439,9 +442,8 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 		c.stats.reportsStored.Add(1)
 	}
 	if !res.Duplicate && res.HighestSequence == rep.GetSequence() {
-		// The report is committed and acknowledged whatever happens here.
-		c.observe(ctx, id, true)
-		rescore = true
+		// The report is committed: location and score follow, without holding the answer.
+		c.after(ctx, id, true)
 	}
 	if rescore {
 		if _, err := c.Rescore(ctx, id); err != nil {
@@ -461,7 +463,7 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 		return nil, status.Error(codes.Unavailable, "collector store unavailable")
 	}
 	c.stats.heartbeats.Add(1)
-	c.observe(ctx, id, false)
+	c.after(ctx, id, false)
 	resp := &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest}
 	if pinned, want := pinnedSet(req.GetPinnedCaSha256()), c.trustedSet(); pinned != want {
 		resp.CaCertificatesDer = c.ca.TrustedDER()

@@ -11,14 +11,13 @@ import (
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
-// observe records where a device's call came from and the round trip of its connection, and
-// re-derives its location findings after a new report or when the egress or round trip
-// changed. Failures are logged: the call itself has already been served.
-func (c *Collector) observe(ctx context.Context, id string, newReport bool) {
+// observeWith records where a device's call came from (egress, already unmapped) and the round
+// trip of its connection, and re-derives its location findings after a new report or when the
+// egress or round trip changed; it says whether it re-derived them. Failures are logged: the
+// call itself has already been served.
+func (c *Collector) observeWith(ctx context.Context, id string, egress netip.Addr, rtt time.Duration, hasRTT, newReport bool) bool {
 	now := c.now()
 	changed := newReport
-	egress, _ := netip.ParseAddr(remoteAddr(ctx))
-	egress = egress.Unmap()
 	if egress.IsValid() {
 		e := store.Egress{Address: egress.String(), LastSeen: now}
 		if c.geo != nil {
@@ -33,7 +32,7 @@ func (c *Collector) observe(ctx context.Context, id string, newReport bool) {
 			c.log.Info("device connects from a new address", "device", id, "addr", e.Address, "country", e.Country, "asn", e.ASN, "class", e.Class)
 		}
 	}
-	if rtt, ok := c.measureRTT(ctx); ok {
+	if hasRTT {
 		before, _ := c.store.RTT(ctx, id)
 		after, err := c.store.RecordRTT(ctx, id, rtt, egress.String(), now, c.rttWindow)
 		if err != nil {
@@ -47,6 +46,7 @@ func (c *Collector) observe(ctx context.Context, id string, newReport bool) {
 			c.log.Warn("location analysis", "device", id, "err", err)
 		}
 	}
+	return changed
 }
 
 // RefreshLocations re-derives the location findings of every device that is not revoked:

@@ -318,7 +318,7 @@ func (s *SQLite) RevokeDevice(ctx context.Context, id string, at time.Time) erro
 }
 
 func (s *SQLite) IngestReport(ctx context.Context, in Ingest) (IngestResult, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.beginDurable(ctx)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -332,7 +332,7 @@ func (s *SQLite) IngestReport(ctx context.Context, in Ingest) (IngestResult, err
 
 func (s *SQLite) IngestReports(ctx context.Context, batch []Ingest) ([]IngestResult, []error, error) {
 	res, errs := make([]IngestResult, len(batch)), make([]error, len(batch))
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.beginDurable(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -447,7 +447,7 @@ type cachedTx struct {
 	stmts map[string]*sql.Stmt
 }
 
-func newCachedTx(tx *sql.Tx) *cachedTx { return &cachedTx{tx: tx, stmts: map[string]*sql.Stmt{}} }
+func newCachedTx(tx *relaxedTx) *cachedTx { return &cachedTx{tx: tx.Tx, stmts: map[string]*sql.Stmt{}} }
 
 func (c *cachedTx) prep(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := c.stmts[q]; ok {
@@ -594,12 +594,20 @@ func FindingKey(f *pb.Finding) string {
 
 func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error) {
 	var highest uint64
-	err := s.w.QueryRowContext(ctx, `UPDATE devices SET last_seen = MAX(last_seen, ?), last_address = ? WHERE id = ? AND revoked_at = 0 RETURNING highest_sequence`,
+	tx, err := s.beginRelaxed(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, `UPDATE devices SET last_seen = MAX(last_seen, ?), last_address = ? WHERE id = ? AND revoked_at = 0 RETURNING highest_sequence`,
 		ms(at), addr, deviceID).Scan(&highest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
-	return highest, err
+	if err != nil {
+		return 0, err
+	}
+	return highest, tx.Commit()
 }
 
 const deviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,

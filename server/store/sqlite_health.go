@@ -12,7 +12,7 @@ import (
 
 func (s *SQLite) SetAgentHealth(ctx context.Context, deviceID string, h AgentHealth) (AgentHealth, error) {
 	var prev AgentHealth
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.beginRelaxed(ctx)
 	if err != nil {
 		return prev, err
 	}

@@ -17,7 +17,7 @@ func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, 
 	if err != nil {
 		return err
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.beginRelaxed(ctx)
 	if err != nil {
 		return err
 	}
@@ -158,8 +158,16 @@ func (s *SQLite) PersonForDevice(ctx context.Context, d Device) (Person, error) 
 	return Person{}, fmt.Errorf("employee for device %s: %w", d.ID, ErrNotFound)
 }
 
-func (s *SQLite) RecordEgress(ctx context.Context, deviceID string, e Egress) (Egress, error) {
-	row := s.w.QueryRowContext(ctx, `INSERT INTO egress (device_id, address, first_seen, last_seen, seen, country, asn, as_org, class)
+func (s *SQLite) RecordEgress(ctx context.Context, deviceID string, e Egress) (out Egress, err error) {
+	err = s.relaxed(ctx, func(tx *relaxedTx) error {
+		out, err = s.recordEgress(ctx, tx, deviceID, e)
+		return err
+	})
+	return out, err
+}
+
+func (s *SQLite) recordEgress(ctx context.Context, tx *relaxedTx, deviceID string, e Egress) (Egress, error) {
+	row := tx.QueryRowContext(ctx, `INSERT INTO egress (device_id, address, first_seen, last_seen, seen, country, asn, as_org, class)
 		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
 		ON CONFLICT (device_id, address) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen), seen = seen + 1
 		RETURNING address, first_seen, last_seen, seen, country, asn, as_org, class`,
@@ -199,9 +207,17 @@ func (s *SQLite) Egresses(ctx context.Context, deviceID string) ([]Egress, error
 	return out, rows.Err()
 }
 
-func (s *SQLite) RecordRTT(ctx context.Context, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (RTT, error) {
+func (s *SQLite) RecordRTT(ctx context.Context, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (out RTT, err error) {
+	err = s.relaxed(ctx, func(tx *relaxedTx) error {
+		out, err = s.recordRTT(ctx, tx, deviceID, rtt, addr, at, window)
+		return err
+	})
+	return out, err
+}
+
+func (s *SQLite) recordRTT(ctx context.Context, tx *relaxedTx, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (RTT, error) {
 	us := rtt.Microseconds()
-	row := s.w.QueryRowContext(ctx, `INSERT INTO rtt (device_id, min_micros, samples, window_start, updated, address) VALUES (?, ?, 1, ?, ?, ?)
+	row := tx.QueryRowContext(ctx, `INSERT INTO rtt (device_id, min_micros, samples, window_start, updated, address) VALUES (?, ?, 1, ?, ?, ?)
 		ON CONFLICT (device_id) DO UPDATE SET
 			min_micros   = CASE WHEN ? - window_start > ? THEN excluded.min_micros ELSE MIN(min_micros, excluded.min_micros) END,
 			samples      = CASE WHEN ? - window_start > ? THEN 1 ELSE samples + 1 END,

@@ -10,15 +10,17 @@ import (
 )
 
 func (s *SQLite) SetScore(ctx context.Context, deviceID string, sc Score) error {
-	r, err := s.w.ExecContext(ctx, `UPDATE devices SET score = ?, band = ?, breakdown = ?, policy_version = ?, scored_at = ? WHERE id = ?`,
-		sc.Value, sc.Band, string(sc.Breakdown), sc.PolicyVersion, ms(sc.At), deviceID)
-	if err != nil {
-		return err
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
-	}
-	return nil
+	return s.relaxed(ctx, func(tx *relaxedTx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE devices SET score = ?, band = ?, breakdown = ?, policy_version = ?, scored_at = ? WHERE id = ?`,
+			sc.Value, sc.Band, string(sc.Breakdown), sc.PolicyVersion, ms(sc.At), deviceID)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
+		}
+		return nil
+	})
 }
 
 func (s *SQLite) SetDeviceGroup(ctx context.Context, deviceID, group string) error {

@@ -245,6 +245,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.Var(&of.domains, "oidc-allowed-domain", "admit only users whose email is in this domain (repeatable)")
 	policyFile := f.String("policy", "", "scoring policy YAML, watched and reloaded on change (default: DATA/policy.yaml when present, else the built-in policy)")
 	verbose := f.Bool("v", false, "debug logging")
+	pprofAddr := f.String("pprof-listen", "", "serve Go's runtime profiles (net/http/pprof) on this loopback address, for performance work (off by default)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
@@ -257,6 +258,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("--limit-device-burst: %d: want at least 1", *limDeviceBurst)}
 	case !(*limGlobal >= 0) || *limGlobal > 1e9:
 		return usageError{fmt.Errorf("--limit-report-rate: %v: want 0 (off) or a rate in reports per second", *limGlobal)}
+	}
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr); err != nil {
+			return usageError{fmt.Errorf("--pprof-listen: %w", err)}
+		}
 	}
 	var collectorAt *location.Coordinates
 	if *here != "" {
