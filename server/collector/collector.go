@@ -92,6 +92,7 @@ type Collector struct {
 	limits      *limiter
 	ingest      *batcher
 	settle      *settler
+	certs       certCache
 
 	mu      sync.Mutex
 	streams map[string]chan *pb.Push
@@ -230,7 +231,7 @@ func (c *Collector) authenticate(ctx context.Context, method string) (context.Co
 	if now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
 		return nil, status.Error(codes.Unauthenticated, "device certificate is outside its validity period: enroll again")
 	}
-	id, err := c.checkCert(ctx, cert)
+	id, err := c.checkCertCached(ctx, cert)
 	if err != nil {
 		c.log.Warn("rejected device certificate", "method", method, "reason", err, "addr", p.Addr.String())
 		return nil, status.Error(codes.Unauthenticated, err.Error())
