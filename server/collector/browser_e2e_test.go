@@ -34,6 +34,7 @@ func TestBrowserSeesARealAgentsDevice(t *testing.T) {
 	if err := a.r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
+	c.col.Settled()
 	d, err := c.st.Device(ctx, a.rec.DeviceID)
 	if err != nil || d.Band == "" {
 		t.Fatalf("device not scored: %+v %v", d, err)

@@ -65,6 +65,9 @@ type Options struct {
 	RTTWindow time.Duration
 	// Limits bound agent calls (back-pressure); zero values take the defaults.
 	Limits Limits
+	// SettleEvery is how often at most one device's derived state (location analysis, score)
+	// is recomputed after its calls; what arrives meanwhile is coalesced. 0: after every call.
+	SettleEvery time.Duration
 }
 
 // Collector serves EnrollmentService and AgentService.
@@ -93,6 +96,8 @@ type Collector struct {
 	ingest      *batcher
 	settle      *settler
 	certs       certCache
+	obsMu       sync.Mutex
+	obs         map[string]observation
 
 	mu      sync.Mutex
 	streams map[string]chan *pb.Push
@@ -130,7 +135,7 @@ func New(o Options) (*Collector, error) {
 	}
 	c := &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
 		geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent,
-		limits: newLimiter(o.Limits), ingest: newBatcher(o.Store), settle: newSettler()}
+		limits: newLimiter(o.Limits), ingest: newBatcher(o.Store), settle: newSettler(o.SettleEvery)}
 	go c.runSettler(context.Background())
 	c.cat.Store(&catalogState{doc: o.Catalog, version: cat.Version})
 	c.policy.Store(o.Policy)

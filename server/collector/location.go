@@ -18,7 +18,8 @@ import (
 func (c *Collector) observeWith(ctx context.Context, id string, egress netip.Addr, rtt time.Duration, hasRTT, newReport bool) bool {
 	now := c.now()
 	changed := newReport
-	if egress.IsValid() {
+	oc := c.observed(id)
+	if egress.IsValid() && (oc.egress != egress || now.Sub(oc.egressAt) >= ObserveRefresh) {
 		e := store.Egress{Address: egress.String(), LastSeen: now}
 		if c.geo != nil {
 			r := c.geo.Lookup(egress)
@@ -27,26 +28,69 @@ func (c *Collector) observeWith(ctx context.Context, id string, egress netip.Add
 		got, err := c.store.RecordEgress(ctx, id, e)
 		if err != nil {
 			c.log.Warn("record egress", "device", id, "err", err)
-		} else if got.Seen == 1 {
-			changed = true
-			c.log.Info("device connects from a new address", "device", id, "addr", e.Address, "country", e.Country, "asn", e.ASN, "class", e.Class)
+		} else {
+			oc.egress, oc.egressAt = egress, now
+			if got.Seen == 1 {
+				changed = true
+				c.log.Info("device connects from a new address", "device", id, "addr", e.Address, "country", e.Country, "asn", e.ASN, "class", e.Class)
+			}
 		}
 	}
-	if hasRTT {
-		before, _ := c.store.RTT(ctx, id)
+	minSamples := c.loc.Load().RTTMinSamples
+	// A round trip no better than the known minimum, with enough samples, in the same window,
+	// recently written, changes nothing: it is not written again.
+	same := !oc.rttAt.IsZero() && rtt >= oc.rtt.Min && oc.rtt.Samples >= minSamples &&
+		now.Sub(oc.rtt.WindowStart) < c.rttWindow && now.Sub(oc.rttAt) < ObserveRefresh
+	if hasRTT && !same {
+		before := oc.rtt
+		if oc.rttAt.IsZero() {
+			before, _ = c.store.RTT(ctx, id)
+		}
 		after, err := c.store.RecordRTT(ctx, id, rtt, egress.String(), now, c.rttWindow)
 		if err != nil {
 			c.log.Warn("record round trip", "device", id, "err", err)
-		} else if after.Min != before.Min || (after.Samples >= c.loc.Load().RTTMinSamples && before.Samples < c.loc.Load().RTTMinSamples) {
-			changed = true
+		} else {
+			oc.rtt, oc.rttAt = after, now
+			if after.Min != before.Min || (after.Samples >= minSamples && before.Samples < minSamples) {
+				changed = true
+			}
 		}
 	}
+	c.remember(id, oc)
 	if changed {
 		if err := c.refreshLocation(ctx, id, egress); err != nil {
 			c.log.Warn("location analysis", "device", id, "err", err)
 		}
 	}
 	return changed
+}
+
+// ObserveRefresh is how often an unchanged egress address or round trip of a device is written
+// again (last seen, sample counts); a new address, a better round trip or a new window are
+// written at once.
+const ObserveRefresh = 10 * time.Minute
+
+// observation is what the collector last wrote of a device's egress and round trip.
+type observation struct {
+	egress   netip.Addr
+	egressAt time.Time
+	rtt      store.RTT
+	rttAt    time.Time
+}
+
+func (c *Collector) observed(id string) observation {
+	c.obsMu.Lock()
+	defer c.obsMu.Unlock()
+	return c.obs[id]
+}
+
+func (c *Collector) remember(id string, o observation) {
+	c.obsMu.Lock()
+	defer c.obsMu.Unlock()
+	if c.obs == nil {
+		c.obs = map[string]observation{}
+	}
+	c.obs[id] = o
 }
 
 // RefreshLocations re-derives the location findings of every device that is not revoked:

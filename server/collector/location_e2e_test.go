@@ -20,6 +20,7 @@ func TestEndToEndLocationFindings(t *testing.T) {
 	if err := a.r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
+	c.col.Settled()
 	facts, _, err := c.st.Facts(ctx, a.rec.DeviceID)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +56,7 @@ func TestEndToEndLocationFindings(t *testing.T) {
 	if err := a.r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
+	c.col.Settled()
 	fs, _ = c.st.Findings(ctx, a.rec.DeviceID)
 	found := false
 	for _, f := range fs {
@@ -63,9 +65,11 @@ func TestEndToEndLocationFindings(t *testing.T) {
 	if !found {
 		t.Fatalf("collector finding lost after a report: %+v", fs)
 	}
-	// Egress and round trip as the collector saw them.
+	// Egress and round trip as the collector saw them (an unchanged address is written again
+	// only after ObserveRefresh; round trips until they have enough samples).
+	c.col.Settled()
 	es, _ := c.st.Egresses(ctx, a.rec.DeviceID)
-	if len(es) != 1 || es[0].Address != "127.0.0.1" || es[0].Seen < 2 {
+	if len(es) != 1 || es[0].Address != "127.0.0.1" || es[0].Seen < 1 {
 		t.Fatalf("egress = %+v", es)
 	}
 	rtt, _ := c.st.RTT(context.Background(), a.rec.DeviceID)

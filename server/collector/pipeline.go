@@ -112,12 +112,46 @@ type settler struct {
 	wake    chan struct{}
 	idle    *sync.Cond // signalled when pending is empty and nothing is being settled
 	busy    bool
+	every   time.Duration        // a device is settled at most this often (0: at once)
+	last    map[string]time.Time // when each device was last settled (with every > 0)
+	swept   time.Time
 }
 
-func newSettler() *settler {
-	s := &settler{pending: map[string]*settle{}, wake: make(chan struct{}, 1)}
+func newSettler(every time.Duration) *settler {
+	s := &settler{pending: map[string]*settle{}, wake: make(chan struct{}, 1), every: every, last: map[string]time.Time{}}
 	s.idle = sync.NewCond(&s.mu)
 	return s
+}
+
+// take removes and returns the pending work that is due, and how long until the next is.
+func (s *settler) take(now time.Time) (map[string]*settle, time.Duration) {
+	if s.every <= 0 {
+		work := s.pending
+		s.pending = map[string]*settle{}
+		return work, 0
+	}
+	if now.Sub(s.swept) > time.Minute {
+		for id, t := range s.last {
+			if now.Sub(t) > s.every {
+				delete(s.last, id)
+			}
+		}
+		s.swept = now
+	}
+	work := map[string]*settle{}
+	var next time.Duration
+	for id, w := range s.pending {
+		if due := s.last[id].Add(s.every); now.Before(due) {
+			if d := due.Sub(now); next == 0 || d < next {
+				next = d
+			}
+			continue
+		}
+		work[id] = w
+		delete(s.pending, id)
+		s.last[id] = now
+	}
+	return work, next
 }
 
 // after queues the derivations a call calls for: the call's egress and round trip (measured
@@ -151,10 +185,9 @@ func (c *Collector) runSettler(ctx context.Context) {
 	s := c.settle
 	for {
 		s.mu.Lock()
-		work := s.pending
-		s.pending = map[string]*settle{}
+		work, next := s.take(time.Now())
 		s.busy = len(work) > 0
-		if !s.busy {
+		if !s.busy && len(s.pending) == 0 {
 			s.idle.Broadcast()
 		}
 		s.mu.Unlock()
@@ -164,10 +197,15 @@ func (c *Collector) runSettler(ctx context.Context) {
 		if len(work) > 0 {
 			continue
 		}
+		var due <-chan time.Time
+		if next > 0 {
+			due = time.After(next)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
+		case <-due:
 		}
 	}
 }

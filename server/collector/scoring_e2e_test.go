@@ -37,6 +37,7 @@ func TestEndToEndScoresClustersAndPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	c.col.Settled() // scores follow the answer
 	d, err := c.st.Device(ctx, a.rec.DeviceID)
 	if err != nil || d.Band == "" || len(d.Breakdown) == 0 || d.PolicyVersion != policy.Default().Version() {
 		t.Fatalf("device not scored after its report: %+v %v", d, err)

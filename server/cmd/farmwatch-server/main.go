@@ -224,6 +224,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limInFlight := f.Int("limit-in-flight", 512, "agent calls served at once; past it calls get RESOURCE_EXHAUSTED with a retry hint")
 	limDevice := f.Float64("limit-device-rate", 20, "calls per second one device may make (burst --limit-device-burst)")
 	limDeviceBurst := f.Int("limit-device-burst", 100, "burst of one device's calls")
+	settleEvery := f.Duration("settle-every", 15*time.Second, "recompute one device's location analysis and score at most this often; calls in between are coalesced (0: after every call)")
 	limGlobal := f.Float64("limit-report-rate", 0, "reports per second accepted from all agents (0: bounded by --limit-in-flight only)")
 	geoDir := f.String("geoip", "", "directory with country.mmdb and asn.mmdb (default: DATA/geoip, then the installed copy, then ./var/geoip)")
 	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
@@ -256,6 +257,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("--limit-device-rate: %v: want a rate above 0 (calls per second)", *limDevice)}
 	case *limDeviceBurst < 1:
 		return usageError{fmt.Errorf("--limit-device-burst: %d: want at least 1", *limDeviceBurst)}
+	case *settleEvery < 0 || *settleEvery > time.Hour:
+		return usageError{fmt.Errorf("--settle-every: %s: want 0 to 1h", *settleEvery)}
 	case !(*limGlobal >= 0) || *limGlobal > 1e9:
 		return usageError{fmt.Errorf("--limit-report-rate: %v: want 0 (off) or a rate in reports per second", *limGlobal)}
 	}
@@ -321,7 +324,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}()
 	}
 	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Policy: pol, CollectorAt: collectorAt, OnEvent: onEvent,
-		Limits: collector.Limits{InFlight: *limInFlight, DeviceRate: *limDevice, DeviceBurst: *limDeviceBurst, GlobalRate: *limGlobal}})
+		Limits: collector.Limits{InFlight: *limInFlight, DeviceRate: *limDevice, DeviceBurst: *limDeviceBurst, GlobalRate: *limGlobal}, SettleEvery: *settleEvery})
 	if err != nil {
 		return err
 	}
