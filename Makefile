@@ -16,7 +16,7 @@ VULNDB := $(CURDIR)/.tools/vulndb
 PLATFORMS := linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64
 RUN_DIR ?= $(CURDIR)/run
 
-.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata screenshots packages fuzz-short vulncheck test-faults loadgen-short
+.PHONY: all build run test test-short proto proto-check cross lint vet tools clean geodata screenshots packages fuzz-short vulncheck test-faults loadgen-short bench-check
 
 all: build
 
@@ -76,6 +76,10 @@ test-faults: build
 loadgen-short: build
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/farmwatch-loadgen ./server/cmd/farmwatch-loadgen
 	bin/farmwatch-loadgen -short-run -server-bin bin/farmwatch-server
+
+# Performance regression gate: the benchmarks of .ci/bench-thresholds against their limits.
+bench-check:
+	./.ci/bench-check
 
 # Every fuzz target for a short budget each (FUZZTIME, default 3s); crashers become testdata.
 fuzz-short:
