@@ -27,7 +27,9 @@ type certCache struct {
 
 // checkCertCached is checkCert with a short memory of good answers (never of refusals).
 func (c *Collector) checkCertCached(ctx context.Context, cert *x509.Certificate) (string, error) {
-	key := string(cert.Raw)
+	// Serials are random 128-bit numbers from our CA(s); with the issuer they name one
+	// certificate, in 50 bytes rather than the whole DER.
+	key := string(cert.RawIssuer) + cert.SerialNumber.String()
 	now := time.Now()
 	cc := &c.certs
 	cc.mu.Lock()

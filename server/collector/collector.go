@@ -200,6 +200,14 @@ func (c *Collector) Server(tlsConf *tls.Config) *grpc.Server {
 		grpc.Creds(credentials.NewTLS(tlsConf)),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
+		// Every agent keeps its push stream open: per-connection buffers decide the memory of
+		// a large fleet. Write buffers are shared (taken from a pool while writing), read
+		// buffers small; reports are read in a few reads either way.
+		grpc.SharedWriteBuffer(true),
+		grpc.ReadBufferSize(8<<10),
+		grpc.WriteBufferSize(8<<10),
+		grpc.InitialConnWindowSize(64<<10),
+		grpc.InitialWindowSize(64<<10),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 30 * time.Second, PermitWithoutStream: true}),
 		grpc.UnaryInterceptor(c.unaryAuth),

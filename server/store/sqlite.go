@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -33,6 +34,11 @@ type SQLite struct {
 	w   *sql.DB
 	r   *sql.DB
 	log *slog.Logger
+
+	relaxedJobs chan *relaxedJob
+	closing     chan struct{}
+	relaxedDone chan struct{}
+	closeOnce   sync.Once
 }
 
 var _ Store = (*SQLite)(nil)
@@ -70,7 +76,8 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLite,
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &SQLite{w: w, r: r, log: logger}
+	s := &SQLite{w: w, r: r, log: logger, relaxedJobs: make(chan *relaxedJob, MaxRelaxedBatch), closing: make(chan struct{}), relaxedDone: make(chan struct{})}
+	go s.runRelaxed()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -80,6 +87,10 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLite,
 
 // Close closes the database.
 func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.relaxedDone
+	})
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -594,20 +605,15 @@ func FindingKey(f *pb.Finding) string {
 
 func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error) {
 	var highest uint64
-	tx, err := s.beginRelaxed(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	err = tx.QueryRowContext(ctx, `UPDATE devices SET last_seen = MAX(last_seen, ?), last_address = ? WHERE id = ? AND revoked_at = 0 RETURNING highest_sequence`,
-		ms(at), addr, deviceID).Scan(&highest)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
-	}
-	if err != nil {
-		return 0, err
-	}
-	return highest, tx.Commit()
+	err := s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
+		err := tx.QueryRowContext(ctx, `UPDATE devices SET last_seen = MAX(last_seen, ?), last_address = ? WHERE id = ? AND revoked_at = 0 RETURNING highest_sequence`,
+			ms(at), addr, deviceID).Scan(&highest)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
+		}
+		return err
+	})
+	return highest, err
 }
 
 const deviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,

@@ -12,27 +12,29 @@ import (
 
 func (s *SQLite) SetAgentHealth(ctx context.Context, deviceID string, h AgentHealth) (AgentHealth, error) {
 	var prev AgentHealth
-	tx, err := s.beginRelaxed(ctx)
-	if err != nil {
-		return prev, err
-	}
-	defer tx.Rollback()
-	err = tx.QueryRowContext(ctx, `SELECT spool_evicted, agent_sha256, agent_platform, agent_hb_version, pinned_cas FROM devices WHERE id = ?`, deviceID).
+	// The common case (nothing changed) is answered from a reader, without queueing a write.
+	err := s.r.QueryRowContext(ctx, `SELECT spool_evicted, agent_sha256, agent_platform, agent_hb_version, pinned_cas FROM devices WHERE id = ?`, deviceID).
 		Scan(&prev.Evicted, &prev.SHA256, &prev.Platform, &prev.Version, &prev.PinnedCAs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return prev, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
-	if err != nil {
+	if err != nil || prev == h {
 		return prev, err
 	}
-	if prev == h {
-		return prev, nil // the common case: nothing to write
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE devices SET spool_evicted = ?, agent_sha256 = ?, agent_platform = ?, agent_hb_version = ?, pinned_cas = ? WHERE id = ?`,
-		h.Evicted, h.SHA256, h.Platform, h.Version, h.PinnedCAs, deviceID); err != nil {
-		return prev, err
-	}
-	return prev, tx.Commit()
+	err = s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
+		err := tx.QueryRowContext(ctx, `SELECT spool_evicted, agent_sha256, agent_platform, agent_hb_version, pinned_cas FROM devices WHERE id = ?`, deviceID).
+			Scan(&prev.Evicted, &prev.SHA256, &prev.Platform, &prev.Version, &prev.PinnedCAs)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
+		}
+		if err != nil || prev == h {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET spool_evicted = ?, agent_sha256 = ?, agent_platform = ?, agent_hb_version = ?, pinned_cas = ? WHERE id = ?`,
+			h.Evicted, h.SHA256, h.Platform, h.Version, h.PinnedCAs, deviceID)
+		return err
+	})
+	return prev, err
 }
 
 func (s *SQLite) DeleteCollectorFinding(ctx context.Context, deviceID, signal, key string) (bool, error) {

@@ -17,11 +17,12 @@ func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, 
 	if err != nil {
 		return err
 	}
-	tx, err := s.beginRelaxed(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
+		return replaceLocationFindings(ctx, tx, deviceID, fs, string(notesJSON), at)
+	})
+}
+
+func replaceLocationFindings(ctx context.Context, tx txConn, deviceID string, fs []*pb.Finding, notesJSON string, at time.Time) error {
 	prev, err := firstSeenByKey(ctx, tx, `device_id = ? AND source = 'collector' AND detector = ?`, deviceID, DetectorLocation)
 	if err != nil {
 		return err
@@ -47,14 +48,14 @@ func (s *SQLite) ReplaceCollectorFindings(ctx context.Context, deviceID string, 
 		}
 	}
 	r, err := tx.ExecContext(ctx, `UPDATE devices SET findings_count = (SELECT COUNT(*) FROM findings WHERE device_id = devices.id), location_notes = ? WHERE id = ?`,
-		string(notesJSON), deviceID)
+		notesJSON, deviceID)
 	if err != nil {
 		return err
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		return fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
-	return tx.Commit()
+	return nil
 }
 
 func (s *SQLite) ReplacePeople(ctx context.Context, people []Person, at time.Time) error {
@@ -159,14 +160,14 @@ func (s *SQLite) PersonForDevice(ctx context.Context, d Device) (Person, error) 
 }
 
 func (s *SQLite) RecordEgress(ctx context.Context, deviceID string, e Egress) (out Egress, err error) {
-	err = s.relaxed(ctx, func(tx *relaxedTx) error {
-		out, err = s.recordEgress(ctx, tx, deviceID, e)
+	err = s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
+		out, err = recordEgress(ctx, tx, deviceID, e)
 		return err
 	})
 	return out, err
 }
 
-func (s *SQLite) recordEgress(ctx context.Context, tx *relaxedTx, deviceID string, e Egress) (Egress, error) {
+func recordEgress(ctx context.Context, tx txConn, deviceID string, e Egress) (Egress, error) {
 	row := tx.QueryRowContext(ctx, `INSERT INTO egress (device_id, address, first_seen, last_seen, seen, country, asn, as_org, class)
 		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
 		ON CONFLICT (device_id, address) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen), seen = seen + 1
@@ -208,14 +209,14 @@ func (s *SQLite) Egresses(ctx context.Context, deviceID string) ([]Egress, error
 }
 
 func (s *SQLite) RecordRTT(ctx context.Context, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (out RTT, err error) {
-	err = s.relaxed(ctx, func(tx *relaxedTx) error {
-		out, err = s.recordRTT(ctx, tx, deviceID, rtt, addr, at, window)
+	err = s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
+		out, err = recordRTT(ctx, tx, deviceID, rtt, addr, at, window)
 		return err
 	})
 	return out, err
 }
 
-func (s *SQLite) recordRTT(ctx context.Context, tx *relaxedTx, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (RTT, error) {
+func recordRTT(ctx context.Context, tx txConn, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (RTT, error) {
 	us := rtt.Microseconds()
 	row := tx.QueryRowContext(ctx, `INSERT INTO rtt (device_id, min_micros, samples, window_start, updated, address) VALUES (?, ?, 1, ?, ?, ?)
 		ON CONFLICT (device_id) DO UPDATE SET

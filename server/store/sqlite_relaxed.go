@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
+	"time"
 )
 
 // Durability classes. Reports, enrollments, certificates, accounts, policy and audit commit
@@ -85,15 +87,94 @@ func (s *SQLite) beginDurable(ctx context.Context) (*relaxedTx, error) {
 	return &relaxedTx{Tx: tx, conn: conn}, nil
 }
 
-// relaxed runs fn in a relaxed transaction and commits it when fn succeeds.
-func (s *SQLite) relaxed(ctx context.Context, fn func(tx *relaxedTx) error) error {
+// relaxedJob is one derived write waiting for the next relaxed batch.
+type relaxedJob struct {
+	fn   func(ctx context.Context, tx txConn) error
+	done chan error
+}
+
+// MaxRelaxedBatch bounds the derived writes committed together.
+const MaxRelaxedBatch = 512
+
+// relaxed runs fn among the derived writes of the next relaxed batch: one transaction (at
+// synchronous=NORMAL) for up to MaxRelaxedBatch writes that queued meanwhile, each in its own
+// savepoint so that one failing write is undone alone. It returns fn's error, or the batch's.
+// Heartbeats of a large fleet (last seen), egress and round-trip records, location findings
+// and scores cost one commit per batch rather than one each.
+func (s *SQLite) relaxed(ctx context.Context, fn func(ctx context.Context, tx txConn) error) error {
+	j := &relaxedJob{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.relaxedJobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return errors.New("store closed")
+	}
+	return <-j.done
+}
+
+func (s *SQLite) runRelaxed() {
+	defer close(s.relaxedDone)
+	batch := make([]*relaxedJob, 0, MaxRelaxedBatch)
+	for {
+		var first *relaxedJob
+		select {
+		case first = <-s.relaxedJobs:
+		case <-s.closing:
+			return
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < MaxRelaxedBatch {
+			select {
+			case j := <-s.relaxedJobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		s.commitRelaxed(batch)
+	}
+}
+
+func (s *SQLite) commitRelaxed(batch []*relaxedJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fail := func(err error) {
+		for _, j := range batch {
+			j.done <- err
+		}
+	}
 	tx, err := s.beginRelaxed(ctx)
 	if err != nil {
-		return err
+		fail(err)
+		return
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
+	ct := &cachedTx{tx: tx.Tx, stmts: map[string]*sql.Stmt{}}
+	defer ct.close()
+	errs := make([]error, len(batch))
+	for i, j := range batch {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+			fail(err)
+			return
+		}
+		if errs[i] = j.fn(ctx, ct); errs[i] != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+				fail(err)
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE job"); err != nil {
+			fail(err)
+			return
+		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		fail(err)
+		return
+	}
+	for i, j := range batch {
+		j.done <- errs[i]
+	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func (s *SQLite) SetScore(ctx context.Context, deviceID string, sc Score) error {
-	return s.relaxed(ctx, func(tx *relaxedTx) error {
+	return s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
 		r, err := tx.ExecContext(ctx, `UPDATE devices SET score = ?, band = ?, breakdown = ?, policy_version = ?, scored_at = ? WHERE id = ?`,
 			sc.Value, sc.Band, string(sc.Breakdown), sc.PolicyVersion, ms(sc.At), deviceID)
 		if err != nil {
