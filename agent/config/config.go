@@ -48,10 +48,23 @@ type Config struct {
 	Heartbeat        time.Duration // between heartbeats
 	Sniff            bool          // run the packet sniffer
 	LogLevel         string        // debug, info, warn, error
+	// MaxCPUPercent is the watchdog's CPU limit, percent of one core averaged over a minute
+	// (0: no CPU limit). Over it the agent holds scans back; over it for three minutes in a row,
+	// it restarts.
+	MaxCPUPercent float64
+	// MaxMemoryMiB is the watchdog's resident-memory limit (0: no memory limit). Over it, after
+	// returning freed memory to the OS, the agent restarts.
+	MaxMemoryMiB int
 	// UninstallTokenHash is the lower-case hex SHA-256 of the token `uninstall` must be given.
 	// Normally pushed by the collector's policy; it may be preset here by the installer.
 	UninstallTokenHash string
 }
+
+// Watchdog defaults (agent/watchdog): far below osquery's watchdog (200 MB, 10% of a core).
+const (
+	DefaultMaxCPUPercent = 5
+	DefaultMaxMemoryMiB  = 100
+)
 
 // MinInterval is the shortest scan interval accepted.
 const MinInterval = 10 * time.Second
@@ -162,6 +175,10 @@ var fields = []field{
 		get: func(c *Config) string { return strconv.FormatBool(c.Sniff) }},
 	{key: "log_level", env: "FARMWATCH_LOG_LEVEL", set: str(func(c *Config) *string { return &c.LogLevel }),
 		get: func(c *Config) string { return c.LogLevel }},
+	{key: "max_cpu_percent", env: "FARMWATCH_MAX_CPU_PERCENT", set: float(func(c *Config) *float64 { return &c.MaxCPUPercent }),
+		get: func(c *Config) string { return strconv.FormatFloat(c.MaxCPUPercent, 'g', -1, 64) }},
+	{key: "max_memory_mib", env: "FARMWATCH_MAX_MEMORY_MIB", set: integer(func(c *Config) *int { return &c.MaxMemoryMiB }),
+		get: func(c *Config) string { return strconv.Itoa(c.MaxMemoryMiB) }},
 	{key: "uninstall_token_sha256", env: "FARMWATCH_UNINSTALL_TOKEN_SHA256", set: str(func(c *Config) *string { return &c.UninstallTokenHash }),
 		get: func(c *Config) string { return c.UninstallTokenHash }},
 }
@@ -177,6 +194,28 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 			return fmt.Errorf("%q is not a duration: want a number with a unit, like 5m or 90s", v)
 		}
 		*p(c) = d
+		return nil
+	}
+}
+
+func float(p func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		*p(c) = f
+		return nil
+	}
+}
+
+func integer(p func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*p(c) = n
 		return nil
 	}
 }
@@ -244,7 +283,8 @@ func DefaultPaths(goos string, getenv func(string) string) Paths {
 
 // Default is the built-in configuration for goos.
 func Default(p Paths) Config {
-	return Config{StateDir: p.StateDir, Interval: 5 * time.Minute, Heartbeat: time.Minute, Sniff: true, LogLevel: "info"}
+	return Config{StateDir: p.StateDir, Interval: 5 * time.Minute, Heartbeat: time.Minute, Sniff: true, LogLevel: "info",
+		MaxCPUPercent: DefaultMaxCPUPercent, MaxMemoryMiB: DefaultMaxMemoryMiB}
 }
 
 // setting is one value read from a layer, with where it was read.
@@ -421,6 +461,12 @@ func validate(c *Config, from map[string]string) []Problem {
 	}
 	if c.Heartbeat < 5*time.Second {
 		bad("heartbeat", "%s is too short: at least 5s", c.Heartbeat)
+	}
+	if c.MaxCPUPercent < 0 || c.MaxCPUPercent > 100 || c.MaxCPUPercent != c.MaxCPUPercent {
+		bad("max_cpu_percent", "%g is out of range: want a percentage of one core from 0 (no limit) to 100", c.MaxCPUPercent)
+	}
+	if c.MaxMemoryMiB < 0 {
+		bad("max_memory_mib", "%d is negative: want the resident-memory limit in MiB, or 0 for no limit", c.MaxMemoryMiB)
 	}
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	if !slices.Contains(LogLevels, c.LogLevel) {

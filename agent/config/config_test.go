@@ -300,3 +300,43 @@ func TestDefaultPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchdogLimits(t *testing.T) {
+	state := t.TempDir()
+	load := func(e map[string]string, flags ...Flag) (Config, []Source, error) {
+		e["FARMWATCH_STATE_DIR"] = state
+		file := filepath.Join(state, "agent.yaml")
+		if err := os.WriteFile(file, []byte("log_level: info\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(Options{File: file, ManagedPrefs: noManaged(t), Getenv: env(e), Flags: flags})
+	}
+	c, srcs, err := load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxCPUPercent != 5 || c.MaxMemoryMiB != 100 || source(t, srcs, "max_cpu_percent").From != "default" {
+		t.Errorf("defaults: cpu %g%% mem %d MiB, want 5%% and 100 MiB", c.MaxCPUPercent, c.MaxMemoryMiB)
+	}
+	c, srcs, err = load(map[string]string{"FARMWATCH_MAX_CPU_PERCENT": "2.5"}, Flag{Key: "max_memory_mib", Name: "--max-memory-mib", Value: "40"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxCPUPercent != 2.5 || c.MaxMemoryMiB != 40 || source(t, srcs, "max_memory_mib").From != "flag --max-memory-mib" {
+		t.Errorf("set: cpu %g%% mem %d MiB", c.MaxCPUPercent, c.MaxMemoryMiB)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"FARMWATCH_MAX_CPU_PERCENT": "150"}, "environment FARMWATCH_MAX_CPU_PERCENT: max_cpu_percent: 150 is out of range"},
+		{map[string]string{"FARMWATCH_MAX_CPU_PERCENT": "lots"}, "environment FARMWATCH_MAX_CPU_PERCENT: max_cpu_percent: \"lots\" is not a number"},
+		{map[string]string{"FARMWATCH_MAX_MEMORY_MIB": "-1"}, "environment FARMWATCH_MAX_MEMORY_MIB: max_memory_mib: -1 is negative"},
+		{map[string]string{"FARMWATCH_MAX_MEMORY_MIB": "1.5"}, "environment FARMWATCH_MAX_MEMORY_MIB: max_memory_mib: \"1.5\" is not a whole number"},
+	} {
+		_, _, err := load(tc.env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}

@@ -39,6 +39,10 @@ type Runner struct {
 	Heartbeat    time.Duration // between heartbeats (default 60 s)
 	AgentVersion string
 	Log          *slog.Logger
+	// Throttle, when set, is consulted before each scan: a positive duration holds the scan
+	// back (the watchdog: the agent is over its CPU limit). A scheduled scan is skipped; a
+	// requested one is retried once that time has passed.
+	Throttle func() time.Duration
 
 	conn  *client.Conn
 	rec   state.Record
@@ -257,6 +261,15 @@ func (r *Runner) Run(ctx context.Context) error {
 	hbTick := time.NewTicker(r.Heartbeat)
 	defer hbTick.Stop()
 	doScan := func(why string) {
+		if r.Throttle != nil {
+			if d := r.Throttle(); d > 0 {
+				r.Log.Warn("scan held back: the agent is over its CPU limit", "why", why, "for", d.Round(time.Second))
+				if why != "interval" {
+					time.AfterFunc(d, func() { r.RequestScan(why) })
+				}
+				return
+			}
+		}
 		if _, err := r.ScanOnce(ctx); err != nil {
 			r.Log.Error("scan failed", "why", why, "err", err)
 			return

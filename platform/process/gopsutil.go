@@ -52,8 +52,5 @@ func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Pro
 	return out, counts, attachSockets(out, func() (map[int32][]Socket, error) { return sockets(ctx, out) })
 }
 
-// capturedSockets: gopsutil's Linux /proc reader is not built here, so a
-// captured tree's sockets cannot be read.
-func capturedSockets(context.Context, string) (map[int32][]Socket, error) {
-	return nil, nil
-}
+// capturedTreeSockets: a captured tree's sockets are read on Linux only.
+const capturedTreeSockets = false

@@ -55,19 +55,20 @@ var ErrNotImplemented = errors.New("not implemented on " + runtime.GOOS)
 
 // List returns the running processes sorted by PID.
 //
-// root "" or "/" is the live system. Linux reads /proc directly (one read of
-// stat, status and cmdline and one readlink of exe per process, /etc/passwd
-// once); Windows and macOS use gopsutil. On Linux and Windows sockets come
-// from one system-wide gopsutil connection scan grouped by PID; on Linux that
-// scan walks every /proc/PID/fd, which is most of the cost. On macOS they come
+// root "" or "/" is the live system. Linux reads /proc directly in one pass
+// (one read of stat, status and cmdline, one readlink of exe, one read of the
+// fd directory and one readlink per descriptor per process, /etc/passwd
+// once), then /proc/net/{tcp,tcp6,udp,udp6} once, and gives each socket inode
+// to the process holding it. Windows and macOS use gopsutil. On Windows
+// sockets come from one system-wide gopsutil connection scan grouped by PID. On macOS they come
 // from libproc, called in-process: one proc_pidinfo(PROC_PIDLISTFDS) per
 // listed process and one proc_pidfdinfo(PROC_PIDFDSOCKETINFO) per socket
 // descriptor, with no subprocess; only if libproc cannot be loaded does it
 // fall back to gopsutil, which runs lsof.
 //
 // Any other root is a captured Linux tree (ROOT/proc, ROOT/etc/passwd). Its
-// processes are read on every OS; its sockets only on Linux, where gopsutil
-// is pointed at ROOT/proc through its context environment.
+// processes are read on every OS; its sockets only on Linux, by the same
+// reader as the live system's.
 //
 // Processes that exit during the scan are skipped, and fields that cannot be
 // read (access denied) are left empty: neither fails the list. Sockets whose
@@ -92,11 +93,10 @@ func ListCounted(ctx context.Context, root string) ([]Process, Counts, error) {
 	var counts Counts
 	var err error
 	if root != "" && root != "/" {
-		procs, counts, err = readProcfs(root)
-		if err != nil {
+		procs, counts, err = readProcfs(root, capturedTreeSockets)
+		if procs == nil {
 			return nil, counts, err
 		}
-		err = attachSockets(procs, func() (map[int32][]Socket, error) { return capturedSockets(ctx, root) })
 	} else {
 		procs, counts, err = list(ctx)
 	}

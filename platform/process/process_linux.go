@@ -1,25 +1,10 @@
 package process
 
-import (
-	"context"
+import "context"
 
-	"github.com/shirou/gopsutil/v4/common"
-)
+// capturedTreeSockets: a captured tree's sockets are read on Linux, as the live system's.
+const capturedTreeSockets = true
 
-func list(ctx context.Context) ([]Process, Counts, error) {
-	procs, counts, err := readProcfs("/")
-	if err != nil {
-		return nil, counts, err
-	}
-	return procs, counts, attachSockets(procs, func() (map[int32][]Socket, error) { return scanSockets(ctx) })
-}
-
-// capturedSockets points gopsutil at ROOT/proc, ROOT/sys and ROOT/etc.
-func capturedSockets(ctx context.Context, root string) (map[int32][]Socket, error) {
-	ctx = context.WithValue(ctx, common.EnvKey, common.EnvMap{
-		common.HostProcEnvKey: root + "/proc",
-		common.HostSysEnvKey:  root + "/sys",
-		common.HostEtcEnvKey:  root + "/etc",
-	})
-	return scanSockets(ctx)
+func list(context.Context) ([]Process, Counts, error) {
+	return readProcfs("/", true)
 }

@@ -27,7 +27,11 @@ const (
 
 // readProcfs reads the processes of a Linux /proc under root. It is pure file
 // parsing and builds on every OS, so captured trees can be read anywhere.
-func readProcfs(root string) ([]Process, Counts, error) {
+// With sockets, it also walks each /proc/PID/fd once in the same pass and
+// attaches the inet sockets of /proc/net/{tcp,tcp6,udp,udp6} to their owners
+// (see sockets_procfs.go); a failed socket read still returns the processes,
+// with the error.
+func readProcfs(root string, sockets bool) ([]Process, Counts, error) {
 	if root == "" {
 		root = "/"
 	}
@@ -41,13 +45,20 @@ func readProcfs(root string) ([]Process, Counts, error) {
 	buf := make([]byte, maxFile)
 	out := make([]Process, 0, len(entries))
 	var counts Counts
+	var owners inodeOwners
+	if sockets {
+		owners = make(inodeOwners)
+	}
 	for _, e := range entries {
 		pid, err := strconv.ParseInt(e.Name(), 10, 32)
 		if err != nil || pid <= 0 {
 			continue
 		}
-		dir := filepath.Join(procDir, e.Name())
+		dir := procDir + string(filepath.Separator) + e.Name()
 		p, ok, partial := readPID(dir, int32(pid), boot, users, buf)
+		if ok && owners != nil {
+			owners.addFDs(dir, int32(pid))
+		}
 		switch {
 		case !ok:
 			counts.Vanished++
@@ -58,13 +69,20 @@ func readProcfs(root string) ([]Process, Counts, error) {
 			out = append(out, p)
 		}
 	}
-	return out, counts, nil
+	if owners == nil {
+		return out, counts, nil
+	}
+	byPID, err := readInetSockets(procDir, owners, buf)
+	for i := range out {
+		out[i].Sockets = byPID[out[i].PID]
+	}
+	return out, counts, err
 }
 
 // readPID reads one process; ok is false when it has gone, partial true when access to its
 // executable was denied.
 func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf []byte) (p Process, ok, partial bool) {
-	stat, err := readInto(filepath.Join(dir, "stat"), buf)
+	stat, err := readInto(dir+"/stat", buf)
 	if err != nil {
 		return p, false, false // exited, or not a process directory
 	}
@@ -77,12 +95,12 @@ func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf
 	if !boot.IsZero() {
 		p.Started = boot.Add(time.Duration(ticks) * (time.Second / userHZ))
 	}
-	if status, err := readInto(filepath.Join(dir, "status"), buf); err == nil {
+	if status, err := readInto(dir+"/status", buf); err == nil {
 		if uid, ok := statusUID(status); ok {
 			p.Username = users[uid]
 		}
 	}
-	if cmdline, err := readInto(filepath.Join(dir, "cmdline"), buf); err == nil {
+	if cmdline, err := readInto(dir+"/cmdline", buf); err == nil {
 		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 		p.CommandLine = strings.TrimSpace(strings.Join(args, " "))
 		// comm is cut to 15 bytes; argv[0] usually has the whole name.
@@ -92,7 +110,7 @@ func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf
 			}
 		}
 	}
-	p.Executable, err = os.Readlink(filepath.Join(dir, "exe"))
+	p.Executable, err = os.Readlink(dir + "/exe")
 	return p, true, errors.Is(err, fs.ErrPermission)
 }
 

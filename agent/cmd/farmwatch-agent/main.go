@@ -34,6 +34,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/sniffer"
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/state"
+	"github.com/farmwatch/farmwatch/agent/watchdog"
 	"github.com/farmwatch/farmwatch/catalog"
 	"github.com/farmwatch/farmwatch/platform/idle"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -234,6 +235,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "with --once: give up after this long")
 	fs.Bool("no-sniff", false, "do not start the packet sniffer (sniff: false)")
 	fs.Bool("v", false, "debug logging (log_level: debug)")
+	fs.Float64("max-cpu-percent", config.DefaultMaxCPUPercent, "watchdog: CPU limit, % of one core over a minute; 0 = none (max_cpu_percent:)")
+	fs.Int("max-memory-mib", config.DefaultMaxMemoryMiB, "watchdog: resident memory limit in MiB; 0 = none (max_memory_mib:)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -247,6 +250,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, _, err := loadConfig(fs, *configFile, map[string]flagKey{
 		"state": {key: "state_dir"}, "interval": {key: "interval"}, "heartbeat": {key: "heartbeat"},
 		"no-sniff": {key: "sniff", value: not}, "v": {key: "log_level", value: debug},
+		"max-cpu-percent": {key: "max_cpu_percent"}, "max-memory-mib": {key: "max_memory_mib"},
 	})
 	if err != nil {
 		return err
@@ -266,6 +270,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	wd := startWatchdog(ctx, cfg, dir, log)
 	if err := enrollIfNeeded(ctx, cfg, dir, log); err != nil {
 		return err
 	}
@@ -296,7 +301,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	r := &runner.Runner{
 		State: dir, Spool: sp, Interval: cfg.Interval, Heartbeat: cfg.Heartbeat, AgentVersion: version, Log: log,
-		Scanner: scanner,
+		Scanner: scanner, Throttle: wd.Throttle,
 	}
 	if err := r.Connect(); err != nil {
 		return err
@@ -344,6 +349,29 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	return prog.err
+}
+
+// startWatchdog watches the agent's own CPU and memory against max_cpu_percent and
+// max_memory_mib until ctx ends: over the CPU limit it holds scans back (Runner.Throttle), and
+// past the limits for good it logs, counts the restart in the state directory and exits with
+// watchdog.ExitCode for the service manager to start the agent again.
+func startWatchdog(ctx context.Context, cfg config.Config, dir state.Dir, log *slog.Logger) *watchdog.Watchdog {
+	l := watchdog.Limits{CPUPercent: cfg.MaxCPUPercent, MemoryBytes: int64(cfg.MaxMemoryMiB) << 20}
+	if cfg.MaxCPUPercent == 0 {
+		l.CPUPercent = -1 // configured 0: no limit (a zero Limits field means the default)
+	}
+	if cfg.MaxMemoryMiB == 0 {
+		l.MemoryBytes = -1
+	}
+	wd := watchdog.New(l, dir.File(watchdog.RestartsFile), log)
+	if rs, err := watchdog.ReadRestarts(wd.RestartsPath); err != nil {
+		log.Warn("watchdog restart count", "err", err)
+	} else if rs.Count > 0 {
+		log.Info("watchdog restarts so far", "count", rs.Count, "last", rs.Last, "reason", rs.LastReason, "detail", rs.LastDetail)
+	}
+	log.Debug("watchdog on", "max_cpu_percent", cfg.MaxCPUPercent, "max_memory_mib", cfg.MaxMemoryMiB)
+	go wd.Run(ctx)
+	return wd
 }
 
 // cmdControl runs install, uninstall, start, stop and status.
