@@ -20,7 +20,7 @@ func cmdCA(ctx context.Context, step string, args []string, stdout, stderr io.Wr
 		return err
 	}
 	audit := func(action, detail string) {
-		if st, err := openStore(ctx, *f.data, nil, false); err == nil {
+		if st, err := f.openStore(ctx, nil, false); err == nil {
 			_ = st.Audit(ctx, store.AuditEntry{At: time.Now(), Actor: "cli", Action: action, Target: "collector CA", Detail: detail})
 			st.Close()
 		}
@@ -41,7 +41,7 @@ func cmdCA(ctx context.Context, step string, args []string, stdout, stderr io.Wr
 		if ca.Previous != nil {
 			show("previous", ca.Previous)
 		}
-		st, err := openStore(ctx, *f.data, nil, false)
+		st, err := f.openStore(ctx, nil, false)
 		if err != nil {
 			return err
 		}

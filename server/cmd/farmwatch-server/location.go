@@ -81,7 +81,7 @@ func cmdPeopleImport(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func cmdPeopleList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}

@@ -166,13 +166,16 @@ func defaultDataDir() string {
 
 type flags struct {
 	*flag.FlagSet
-	data *string
+	data     *string
+	postgres *string
 }
 
 func newFlags(name string, stderr io.Writer) flags {
 	fs := flag.NewFlagSet("farmwatch-server "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return flags{FlagSet: fs, data: fs.String("data", defaultDataDir(), "data directory")}
+	return flags{FlagSet: fs, data: fs.String("data", defaultDataDir(), "data directory"),
+		postgres: fs.String("postgres", os.Getenv("FARMWATCH_POSTGRES_DSN"),
+			"PostgreSQL connection string (postgres://USER@HOST/DB?sslmode=verify-full, or $FARMWATCH_POSTGRES_DSN) instead of the embedded SQLite store; the data directory still holds the CA")}
 }
 
 // parse accepts flags before and after positional arguments.
@@ -197,9 +200,13 @@ func (f flags) parse(args []string, positional int) ([]string, error) {
 	return pos, nil
 }
 
-// openStore opens the database of an existing data directory (CLI commands never create one
-// by accident in the wrong place).
-func openStore(ctx context.Context, dir string, log *slog.Logger, create bool) (*store.SQLite, error) {
+// openStore opens the store: PostgreSQL when --postgres is given, else the SQLite database of
+// an existing data directory (CLI commands never create one by accident in the wrong place).
+func (f flags) openStore(ctx context.Context, log *slog.Logger, create bool) (store.Store, error) {
+	if *f.postgres != "" {
+		return store.OpenPostgres(ctx, *f.postgres, log)
+	}
+	dir := *f.data
 	if !create {
 		if _, err := os.Stat(filepath.Join(dir, dbFile)); err != nil {
 			return nil, fmt.Errorf("no collector data in %s (start farmwatch-server serve --data %s first): %w", dir, dir, err)
@@ -294,7 +301,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if created {
 		log.Info("created collector CA", "path", filepath.Join(*f.data, pki.CACertFile))
 	}
-	st, err := openStore(ctx, *f.data, log, true)
+	st, err := f.openStore(ctx, log, true)
 	if err != nil {
 		return err
 	}
@@ -454,7 +461,7 @@ func cmdSecretCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	if !validGroup(*group) {
 		return usageError{errors.New("--group: up to 64 letters, digits, '.', '_' or '-'")}
 	}
-	st, err := openStore(ctx, *f.data, nil, true)
+	st, err := f.openStore(ctx, nil, true)
 	if err != nil {
 		return err
 	}
@@ -488,7 +495,7 @@ func cmdSecretList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -534,7 +541,7 @@ func cmdSecretRevoke(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -556,7 +563,7 @@ func cmdDevices(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -612,7 +619,7 @@ func cmdDeviceRevoke(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -661,7 +668,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, true)
+	st, err := f.openStore(ctx, nil, true)
 	if err != nil {
 		return err
 	}

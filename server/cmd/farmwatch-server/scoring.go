@@ -66,7 +66,7 @@ func cmdDeviceSetGroup(ctx context.Context, args []string, stdout, stderr io.Wri
 	if !validGroup(pos[1]) {
 		return usageError{errors.New("group: up to 64 letters, digits, '.', '_' or '-'")}
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func cmdClusters(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func cmdPolicyShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 		_, err := stdout.Write(policy.Default().Source())
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func cmdPolicyHistory(ctx context.Context, args []string, stdout, stderr io.Writ
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}

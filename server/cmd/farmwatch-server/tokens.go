@@ -39,7 +39,7 @@ func cmdTokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if len(*name) > 64 {
 		return usageError{errors.New("--name longer than 64 characters")}
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *f.data, nil, false)
+	st, err := f.openStore(ctx, nil, false)
 	if err != nil {
 		return err
 	}
