@@ -33,9 +33,10 @@ type simDevice struct {
 	id    string
 	host  *pb.HardwareIdentity
 	conn  *client.Conn
-	acked []uint64 // sequences acknowledged as stored, in order
-	sent  uint64   // highest sequence attempted
-	dups  int      // acknowledgements flagged Duplicate (a retry of a committed report)
+	conns []*client.Conn // when set, each attempt goes to one of them at random (replicas)
+	acked []uint64       // sequences acknowledged as stored, in order
+	sent  uint64         // highest sequence attempted
+	dups  int            // acknowledgements flagged Duplicate (a retry of a committed report)
 	err   error
 }
 
@@ -242,8 +243,12 @@ func uploadUntilAcked(ctx context.Context, d *simDevice, base *pb.Report, seq ui
 	for attempt := 1; ; attempt++ {
 		rep := proto.Clone(base).(*pb.Report)
 		rep.Sequence, rep.Created = seq, timestamppb.Now()
+		conn := d.conn
+		if len(d.conns) > 0 {
+			conn = d.conns[rng.IntN(len(d.conns))]
+		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := d.conn.UploadReport(cctx, &pb.UploadReportRequest{Report: rep})
+		resp, err := conn.UploadReport(cctx, &pb.UploadReportRequest{Report: rep})
 		cancel()
 		if err == nil {
 			if !resp.GetStored() || resp.GetSequence() != seq {

@@ -26,6 +26,7 @@ const dbFile = "farmwatch.db" // the collector's database in its data directory
 // collector is the real collector binary on a fixed loopback port and data directory.
 type collector struct {
 	bin, data, addr, log string
+	extra                []string // more serve and CLI flags (--postgres DSN)
 	p                    *proc
 	starts               int
 }
@@ -43,7 +44,7 @@ func (c *collector) dbPath() string { return filepath.Join(c.data, dbFile) }
 
 // start starts the collector and waits until its gRPC port accepts connections.
 func (c *collector) start(ctx context.Context) error {
-	p, err := startProc("collector", c.log, c.bin, "serve", "--data", c.data, "--grpc-listen", c.addr, "--http-listen", "127.0.0.1:0")
+	p, err := startProc("collector", c.log, c.bin, append([]string{"serve", "--data", c.data, "--grpc-listen", c.addr, "--http-listen", "127.0.0.1:0"}, c.extra...)...)
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func (c *collector) stop() error {
 
 // secret creates an enroll secret with the collector's CLI (its last output line).
 func (c *collector) secret(ctx context.Context, name string) (string, error) {
-	out, err := runCmd(ctx, 30*time.Second, c.bin, "enroll-secret", "create", "--data", c.data, "--name", name)
+	out, err := runCmd(ctx, 30*time.Second, c.bin, append([]string{"enroll-secret", "create", "--data", c.data, "--name", name}, c.extra...)...)
 	if err != nil {
 		return "", err
 	}

@@ -64,7 +64,7 @@ func run() int {
 	flag.IntVar(&o.spoolReports, "spool-reports", 5, "scenario outage: spool cap in reports")
 	flag.IntVar(&o.diskMiB, "disk-mib", 4, "scenario disk-full: tmpfs size in MiB")
 	seed := flag.Uint64("seed", 0, "random seed (0: from the clock)")
-	only := flag.String("only", "agent-kill,collector-kill,outage,disk-full", "scenarios to run, comma-separated")
+	only := flag.String("only", "agent-kill,collector-kill,outage,disk-full,replicas", "scenarios to run, comma-separated")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, stores, spools)")
 	flag.Parse()
 	if *seed == 0 {
@@ -114,6 +114,7 @@ func run() int {
 		{"collector-kill", collectorKill},
 		{"outage", outage},
 		{"disk-full", diskFull},
+		{"replicas", replicas},
 	}
 	start := time.Now()
 	var results []*result

@@ -41,6 +41,11 @@ func interrupt() {
 // startProc starts bin with args, stdout and stderr appended to logPath. Children get their
 // own process group (a Ctrl-C reaches them only through killAll) and die with this program.
 func startProc(name, logPath, bin string, args ...string) (*proc, error) {
+	return startProcAs(name, logPath, nil, bin, args...)
+}
+
+// startProcAs is startProc running as another user (cred), e.g. PostgreSQL's.
+func startProcAs(name, logPath string, cred *syscall.Credential, bin string, args ...string) (*proc, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
@@ -49,7 +54,7 @@ func startProc(name, logPath, bin string, args ...string) (*proc, error) {
 	fmt.Fprintf(f, "\n=== %s %s: %s %s\n", time.Now().Format("15:04:05.000"), name, bin, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	liveMu.Lock()
 	defer liveMu.Unlock()
 	if interrupted {
