@@ -54,3 +54,13 @@ func listGopsutil(ctx context.Context, username func(context.Context, *gproc.Pro
 
 // capturedTreeSockets: a captured tree's sockets are read on Linux only.
 const capturedTreeSockets = false
+
+// attachSockets gives each process its sockets. A failed socket scan still
+// returns the processes, with the error.
+func attachSockets(procs []Process, scan func() (map[int32][]Socket, error)) error {
+	byPID, err := scan()
+	for i := range procs {
+		procs[i].Sockets = byPID[procs[i].PID]
+	}
+	return err
+}

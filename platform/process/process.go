@@ -105,13 +105,3 @@ func ListCounted(ctx context.Context, root string) ([]Process, Counts, error) {
 	}
 	return procs, counts, err
 }
-
-// attachSockets gives each process its sockets. A failed socket scan still
-// returns the processes, with the error.
-func attachSockets(procs []Process, scan func() (map[int32][]Socket, error)) error {
-	byPID, err := scan()
-	for i := range procs {
-		procs[i].Sockets = byPID[procs[i].PID]
-	}
-	return err
-}

@@ -201,9 +201,8 @@ func (c *Collector) Server(tlsConf *tls.Config) *grpc.Server {
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		// Every agent keeps its push stream open: per-connection buffers decide the memory of
-		// a large fleet. Write buffers are shared (taken from a pool while writing), read
-		// buffers small; reports are read in a few reads either way.
-		grpc.SharedWriteBuffer(true),
+		// a large fleet. Write buffers are shared (grpc's default: taken from a pool while
+		// writing), read buffers small; reports are read in a few reads either way.
 		grpc.ReadBufferSize(8<<10),
 		grpc.WriteBufferSize(8<<10),
 		grpc.InitialConnWindowSize(64<<10),

@@ -17,17 +17,6 @@ import (
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-func openTest(t *testing.T) (*SQLite, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "farmwatch.db")
-	s, err := OpenSQLite(context.Background(), path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, path
-}
-
 func enrollDevice(t *testing.T, s Store, id string) {
 	t.Helper()
 	err := s.Enroll(context.Background(), Enrollment{
