@@ -104,14 +104,32 @@ const MaxRelaxedBatch = 512
 func (s *SQLite) relaxed(ctx context.Context, fn func(ctx context.Context, tx txConn) error) error {
 	j := &relaxedJob{fn: fn, done: make(chan error, 1)}
 	select {
+	case <-s.closing:
+		return errStoreClosed
+	default:
+	}
+	select {
 	case s.relaxedJobs <- j:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.closing:
-		return errors.New("store closed")
+		return errStoreClosed
 	}
-	return <-j.done
+	select {
+	case err := <-j.done:
+		return err
+	case <-s.relaxedDone:
+		// Closed: the job ran (its answer is waiting) or it never will.
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return errStoreClosed
+		}
+	}
 }
+
+var errStoreClosed = errors.New("store closed")
 
 func (s *SQLite) runRelaxed() {
 	defer close(s.relaxedDone)
