@@ -573,7 +573,8 @@ func (s *Postgres) Findings(ctx context.Context, deviceID string) ([]Finding, er
 func (s *Postgres) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Time, error) {
 	var body []byte
 	var received int64
-	err := s.pool.QueryRow(ctx, `SELECT facts, facts_received FROM devices WHERE id = $1`, deviceID).Scan(&body, &received)
+	err := s.pool.QueryRow(ctx, `SELECT r.body, d.facts_received FROM devices d
+		LEFT JOIN reports r ON r.device_id = d.id AND r.sequence = d.highest_sequence WHERE d.id = $1`, deviceID).Scan(&body, &received)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, time.Time{}, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
@@ -583,8 +584,8 @@ func (s *Postgres) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.
 	if body == nil {
 		return nil, time.Time{}, nil
 	}
-	f := &pb.Facts{}
-	if err := proto.Unmarshal(body, f); err != nil {
+	f, err := factsFromReport(body)
+	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("device %s facts: %w", deviceID, err)
 	}
 	return f, fromMS(received), nil

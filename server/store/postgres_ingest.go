@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -220,21 +219,17 @@ func pgIngestBatch(ctx context.Context, tx pgx.Tx, ids []string, batch []Ingest)
 			r.HighestSequence = dev.highest
 			continue
 		}
-		facts, err := proto.Marshal(rep.GetFacts())
-		if err != nil {
-			return nil, nil, fmt.Errorf("encode facts: %w", err)
-		}
 		if err := pgQueueFindings(b, dev, in.DeviceID, seq, rep.GetFindings(), in.Received); err != nil {
 			return nil, nil, err
 		}
 		host := rep.GetFacts().GetHost()
 		b.Queue(`UPDATE devices SET highest_sequence = $1, reports = reports + 1,
-			findings_count = $2 + (SELECT COUNT(*) FROM findings WHERE device_id = devices.id AND source <> 'agent'), facts = $3, facts_received = $4,
-			last_seen = GREATEST(last_seen, $4), last_address = $5, agent_version = $6,
-			hostname = CASE WHEN $7 <> '' THEN $7 ELSE hostname END,
-			os_version = CASE WHEN $8 <> '' THEN $8 ELSE os_version END
-			WHERE id = $9`,
-			int64(seq), int64(len(rep.GetFindings())), facts, ms(in.Received), in.Address, rep.GetAgentVersion(),
+			findings_count = $2 + (SELECT COUNT(*) FROM findings WHERE device_id = devices.id AND source <> 'agent'), facts_received = $3,
+			last_seen = GREATEST(last_seen, $3), last_address = $4, agent_version = $5,
+			hostname = CASE WHEN $6 <> '' THEN $6 ELSE hostname END,
+			os_version = CASE WHEN $7 <> '' THEN $7 ELSE os_version END
+			WHERE id = $8`,
+			int64(seq), int64(len(rep.GetFindings())), ms(in.Received), in.Address, rep.GetAgentVersion(),
 			host.GetHostname(), host.GetOsVersion(), in.DeviceID)
 		dev.highest = seq
 		r.HighestSequence = seq

@@ -414,21 +414,17 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 		res.GapBefore = seq - highest - 1
 	}
 	if seq > highest {
-		facts, err := proto.Marshal(rep.GetFacts())
-		if err != nil {
-			return res, fmt.Errorf("encode facts: %w", err)
-		}
 		if err := replaceFindings(ctx, tx, in.DeviceID, seq, rep.GetFindings(), in.Received); err != nil {
 			return res, err
 		}
 		host := rep.GetFacts().GetHost()
 		_, err = tx.ExecContext(ctx, `UPDATE devices SET highest_sequence = ?, reports = reports + 1,
-			findings_count = ? + (SELECT COUNT(*) FROM findings WHERE device_id = devices.id AND source <> 'agent'), facts = ?, facts_received = ?,
+			findings_count = ? + (SELECT COUNT(*) FROM findings WHERE device_id = devices.id AND source <> 'agent'), facts_received = ?,
 			last_seen = MAX(last_seen, ?), last_address = ?, agent_version = ?,
 			hostname = CASE WHEN ? <> '' THEN ? ELSE hostname END,
 			os_version = CASE WHEN ? <> '' THEN ? ELSE os_version END
 			WHERE id = ?`,
-			int64(seq), len(rep.GetFindings()), facts, ms(in.Received), ms(in.Received), in.Address, rep.GetAgentVersion(),
+			int64(seq), len(rep.GetFindings()), ms(in.Received), ms(in.Received), in.Address, rep.GetAgentVersion(),
 			host.GetHostname(), host.GetHostname(), host.GetOsVersion(), host.GetOsVersion(), in.DeviceID)
 		if err != nil {
 			return res, fmt.Errorf("update device %s: %w", in.DeviceID, err)
@@ -804,7 +800,8 @@ func (s *SQLite) Findings(ctx context.Context, deviceID string) ([]Finding, erro
 func (s *SQLite) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Time, error) {
 	var body []byte
 	var received int64
-	err := s.r.QueryRowContext(ctx, `SELECT facts, facts_received FROM devices WHERE id = ?`, deviceID).Scan(&body, &received)
+	err := s.r.QueryRowContext(ctx, `SELECT r.body, d.facts_received FROM devices d
+		LEFT JOIN reports r ON r.device_id = d.id AND r.sequence = d.highest_sequence WHERE d.id = ?`, deviceID).Scan(&body, &received)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, time.Time{}, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
@@ -814,8 +811,8 @@ func (s *SQLite) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Ti
 	if body == nil {
 		return nil, time.Time{}, nil
 	}
-	f := &pb.Facts{}
-	if err := proto.Unmarshal(body, f); err != nil {
+	f, err := factsFromReport(body)
+	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("device %s facts: %w", deviceID, err)
 	}
 	return f, fromMS(received), nil
