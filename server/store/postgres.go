@@ -214,26 +214,19 @@ func (s *Postgres) CreateEnrollSecret(ctx context.Context, e EnrollSecret) error
 	return err
 }
 
-const pgSecretCols = `id, name, hash, created_at, created_by, revoked_at, uses, last_used, device_group`
-
-func pgScanSecret(sc pgx.Row) (EnrollSecret, error) {
-	var e EnrollSecret
-	var created, revoked, last int64
-	err := sc.Scan(&e.ID, &e.Name, &e.Hash, &created, &e.CreatedBy, &revoked, &e.Uses, &last, &e.Group)
-	e.CreatedAt, e.RevokedAt, e.LastUsed = fromMS(created), fromMS(revoked), fromMS(last)
-	return e, err
-}
-
 func (s *Postgres) EnrollSecrets(ctx context.Context) ([]EnrollSecret, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgSecretCols+` FROM enroll_secrets ORDER BY created_at, name COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT `+secretCols+` FROM enroll_secrets ORDER BY created_at, name COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, pgScanSecret)
+	return pgCollect(rows, scanSecret)
 }
 
+// rowScanner is a row of either backend (database/sql or pgx).
+type rowScanner = interface{ Scan(...any) error }
+
 // pgCollect scans every row with scan; nil when there are none.
-func pgCollect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
+func pgCollect[T any](rows pgx.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -247,7 +240,7 @@ func pgCollect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error)
 }
 
 func (s *Postgres) EnrollSecretByHash(ctx context.Context, hash []byte) (EnrollSecret, error) {
-	e, err := pgScanSecret(s.pool.QueryRow(ctx, `SELECT `+pgSecretCols+` FROM enroll_secrets WHERE hash = $1`, hash))
+	e, err := scanSecret(s.pool.QueryRow(ctx, `SELECT `+secretCols+` FROM enroll_secrets WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, ErrNotFound
 	}
@@ -258,7 +251,7 @@ func (s *Postgres) RevokeEnrollSecret(ctx context.Context, idOrName string, at t
 	var e EnrollSecret
 	err := s.pgTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		e, err = pgScanSecret(tx.QueryRow(ctx, `SELECT `+pgSecretCols+` FROM enroll_secrets WHERE id = $1 OR name = $1 FOR UPDATE`, idOrName))
+		e, err = scanSecret(tx.QueryRow(ctx, `SELECT `+secretCols+` FROM enroll_secrets WHERE id = $1 OR name = $1 FOR UPDATE`, idOrName))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("enroll secret %q: %w", idOrName, ErrNotFound)
 		}
@@ -399,34 +392,6 @@ func (s *Postgres) Touch(ctx context.Context, deviceID string, at time.Time, add
 	return highest, err
 }
 
-const pgDeviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,
-	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at, location_notes,
-	device_group, score, band, breakdown, policy_version, scored_at, triage_state, triage_reason, triage_assignee, triage_by, triage_at,
-	spool_evicted, agent_sha256, agent_platform`
-
-func pgScanDevice(sc pgx.Row) (Device, error) {
-	var d Device
-	var macs, notes, breakdown string
-	var enrolled, last, revoked, scored, triaged int64
-	err := sc.Scan(&d.ID, &d.Hostname, &d.OS, &d.Platform, &d.OSVersion, &d.KernelVersion, &d.Arch, &d.HardwareUUID, &d.SerialNumber,
-		&d.MachineID, &macs, &d.AgentVersion, &enrolled, &d.EnrollSecret, &last, &d.LastAddress, &d.HighestSequence, &d.Reports,
-		&d.FindingsCount, &revoked, &notes, &d.Group, &d.Score, &d.Band, &breakdown, &d.PolicyVersion, &scored,
-		&d.Triage.State, &d.Triage.Reason, &d.Triage.Assignee, &d.Triage.By, &triaged,
-		&d.Agent.Evicted, &d.Agent.SHA256, &d.Agent.Platform)
-	if err != nil {
-		return d, err
-	}
-	_ = json.Unmarshal([]byte(macs), &d.MACAddresses)
-	_ = json.Unmarshal([]byte(notes), &d.LocationNotes)
-	if breakdown != "" {
-		d.Breakdown = []byte(breakdown)
-	}
-	d.ScoredAt = fromMS(scored)
-	d.Triage.At = fromMS(triaged)
-	d.EnrolledAt, d.LastSeen, d.RevokedAt = fromMS(enrolled), fromMS(last), fromMS(revoked)
-	return d, nil
-}
-
 // pgDeviceSorts are the ORDER BY columns of the device list; text orders bytewise as in SQLite.
 var pgDeviceSorts = map[string]string{
 	"":          "last_seen",
@@ -518,11 +483,11 @@ func (s *Postgres) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, 
 	if len(ids) == 0 {
 		return nil, total, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+pgDeviceCols+` FROM devices WHERE id = ANY($1)`, ids)
+	rows, err := s.pool.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, 0, err
 	}
-	list, err := pgCollect(rows, pgScanDevice)
+	list, err := pgCollect(rows, scanDevice)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -540,7 +505,7 @@ func (s *Postgres) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, 
 }
 
 func (s *Postgres) Device(ctx context.Context, id string) (Device, error) {
-	d, err := pgScanDevice(s.pool.QueryRow(ctx, `SELECT `+pgDeviceCols+` FROM devices WHERE id = $1`, id))
+	d, err := scanDevice(s.pool.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, fmt.Errorf("device %s: %w", id, ErrNotFound)
 	}
@@ -553,7 +518,7 @@ func (s *Postgres) Findings(ctx context.Context, deviceID string) ([]Finding, er
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, func(row pgx.Row) (Finding, error) {
+	return pgCollect(rows, func(row rowScanner) (Finding, error) {
 		f := Finding{DeviceID: deviceID}
 		var sev int32
 		var ev string
@@ -598,7 +563,7 @@ func (s *Postgres) SequenceGaps(ctx context.Context, deviceID string) ([]Gap, er
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, func(row pgx.Row) (Gap, error) {
+	return pgCollect(rows, func(row rowScanner) (Gap, error) {
 		var prev, seq uint64
 		err := row.Scan(&prev, &seq)
 		return Gap{From: prev + 1, To: seq - 1}, err
@@ -630,7 +595,7 @@ func (s *Postgres) CreateUser(ctx context.Context, u User) error {
 	return err
 }
 
-func pgScanUser(sc pgx.Row) (User, error) {
+func pgScanUser(sc rowScanner) (User, error) {
 	var u User
 	var created int64
 	var disabled int
@@ -701,7 +666,7 @@ func (s *Postgres) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, func(row pgx.Row) (AuditEntry, error) {
+	return pgCollect(rows, func(row rowScanner) (AuditEntry, error) {
 		var a AuditEntry
 		var at int64
 		err := row.Scan(&at, &a.Actor, &a.Action, &a.Target, &a.Detail)

@@ -66,7 +66,7 @@ func (s *Postgres) SilentDevices(ctx context.Context, cutoff time.Time) ([]Silen
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, func(row pgx.Row) (SilentDevice, error) {
+	return pgCollect(rows, func(row rowScanner) (SilentDevice, error) {
 		var d SilentDevice
 		var last, enrolled int64
 		var sev int32
@@ -163,9 +163,7 @@ func (s *Postgres) ReplacePeople(ctx context.Context, people []Person, at time.T
 	})
 }
 
-const pgPersonColumns = `employee_id, name, email, country, region, city, time_zone, latitude, longitude, languages, night_shift, device_serial, device_hostname, imported_at`
-
-func pgScanPerson(sc pgx.Row) (Person, error) {
+func pgScanPerson(sc rowScanner) (Person, error) {
 	var p Person
 	var lat, lon *float64
 	var langs string
@@ -187,7 +185,7 @@ func pgScanPerson(sc pgx.Row) (Person, error) {
 }
 
 func (s *Postgres) People(ctx context.Context) ([]Person, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgPersonColumns+` FROM people ORDER BY employee_id COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT `+personColumns+` FROM people ORDER BY employee_id COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
@@ -206,13 +204,13 @@ func (s *Postgres) PeopleImported(ctx context.Context) (time.Time, int, error) {
 
 func (s *Postgres) PersonForDevice(ctx context.Context, d Device) (Person, error) {
 	if d.SerialNumber != "" {
-		p, err := pgScanPerson(s.pool.QueryRow(ctx, `SELECT `+pgPersonColumns+` FROM people WHERE device_serial = $1 ORDER BY employee_id COLLATE "C" LIMIT 1`, d.SerialNumber))
+		p, err := pgScanPerson(s.pool.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE device_serial = $1 ORDER BY employee_id COLLATE "C" LIMIT 1`, d.SerialNumber))
 		if err == nil || !errors.Is(err, pgx.ErrNoRows) {
 			return p, err
 		}
 	}
 	if d.Hostname != "" {
-		p, err := pgScanPerson(s.pool.QueryRow(ctx, `SELECT `+pgPersonColumns+` FROM people WHERE device_hostname = $1 ORDER BY employee_id COLLATE "C" LIMIT 1`, strings.ToLower(d.Hostname)))
+		p, err := pgScanPerson(s.pool.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE device_hostname = $1 ORDER BY employee_id COLLATE "C" LIMIT 1`, strings.ToLower(d.Hostname)))
 		if err == nil || !errors.Is(err, pgx.ErrNoRows) {
 			return p, err
 		}
@@ -226,21 +224,11 @@ func (s *Postgres) RecordEgress(ctx context.Context, deviceID string, e Egress) 
 		ON CONFLICT (device_id, address) DO UPDATE SET last_seen = GREATEST(egress.last_seen, excluded.last_seen), seen = egress.seen + 1
 		RETURNING address, first_seen, last_seen, seen, country, asn, as_org, class`,
 		deviceID, e.Address, ms(e.LastSeen), e.Country, int64(e.ASN), e.ASOrg, e.Class)
-	out, err := pgScanEgress(row)
+	out, err := scanEgress(row)
 	if pgForeignKey(err) {
 		return out, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
 	return out, err
-}
-
-func pgScanEgress(sc pgx.Row) (Egress, error) {
-	var e Egress
-	var first, last, asn int64
-	if err := sc.Scan(&e.Address, &first, &last, &e.Seen, &e.Country, &asn, &e.ASOrg, &e.Class); err != nil {
-		return e, err
-	}
-	e.FirstSeen, e.LastSeen, e.ASN = fromMS(first), fromMS(last), uint32(asn)
-	return e, nil
 }
 
 func (s *Postgres) Egresses(ctx context.Context, deviceID string) ([]Egress, error) {
@@ -249,7 +237,7 @@ func (s *Postgres) Egresses(ctx context.Context, deviceID string) ([]Egress, err
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, pgScanEgress)
+	return pgCollect(rows, scanEgress)
 }
 
 func (s *Postgres) RecordRTT(ctx context.Context, deviceID string, rtt time.Duration, addr string, at time.Time, window time.Duration) (RTT, error) {
@@ -262,25 +250,15 @@ func (s *Postgres) RecordRTT(ctx context.Context, deviceID string, rtt time.Dura
 			updated      = excluded.updated
 		RETURNING min_micros, samples, window_start, updated, address`,
 		deviceID, rtt.Microseconds(), ms(at), addr, window.Milliseconds())
-	out, err := pgScanRTT(row)
+	out, err := scanRTT(row)
 	if pgForeignKey(err) {
 		return out, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 	}
 	return out, err
 }
 
-func pgScanRTT(sc pgx.Row) (RTT, error) {
-	var r RTT
-	var us, start, updated int64
-	if err := sc.Scan(&us, &r.Samples, &start, &updated, &r.Address); err != nil {
-		return r, err
-	}
-	r.Min, r.WindowStart, r.Updated = time.Duration(us)*time.Microsecond, fromMS(start), fromMS(updated)
-	return r, nil
-}
-
 func (s *Postgres) RTT(ctx context.Context, deviceID string) (RTT, error) {
-	r, err := pgScanRTT(s.pool.QueryRow(ctx, `SELECT min_micros, samples, window_start, updated, address FROM rtt WHERE device_id = $1`, deviceID))
+	r, err := scanRTT(s.pool.QueryRow(ctx, `SELECT min_micros, samples, window_start, updated, address FROM rtt WHERE device_id = $1`, deviceID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return RTT{}, nil
 	}
@@ -408,7 +386,7 @@ func (s *Postgres) Clusters(ctx context.Context) ([]Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := pgCollect(rows, func(row pgx.Row) (Cluster, error) {
+	out, err := pgCollect(rows, func(row rowScanner) (Cluster, error) {
 		var c Cluster
 		var members, kinds, links string
 		var first, last, updated int64
@@ -463,7 +441,7 @@ func (s *Postgres) Policies(ctx context.Context, limit int) ([]PolicyRecord, err
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, func(row pgx.Row) (PolicyRecord, error) {
+	return pgCollect(rows, func(row rowScanner) (PolicyRecord, error) {
 		var p PolicyRecord
 		var created, activated int64
 		err := row.Scan(&p.Version, &p.Content, &created, &p.CreatedBy, &activated)
@@ -517,7 +495,7 @@ func (s *Postgres) Notes(ctx context.Context, deviceID string) ([]Note, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, func(row pgx.Row) (Note, error) {
+	return pgCollect(rows, func(row rowScanner) (Note, error) {
 		n := Note{DeviceID: deviceID}
 		var at int64
 		err := row.Scan(&n.ID, &at, &n.Author, &n.Body)
@@ -534,7 +512,7 @@ func (s *Postgres) Reports(ctx context.Context, deviceID string, limit int) ([]R
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, func(row pgx.Row) (ReportSummary, error) {
+	return pgCollect(rows, func(row rowScanner) (ReportSummary, error) {
 		var r ReportSummary
 		var created, received int64
 		err := row.Scan(&r.Sequence, &created, &received, &r.Address, &r.Findings)
@@ -579,7 +557,7 @@ func (s *Postgres) Overview(ctx context.Context, now time.Time, days int) (Overv
 	if err != nil {
 		return o, err
 	}
-	o.Signals, err = pgCollect(rows, func(row pgx.Row) (SignalDay, error) {
+	o.Signals, err = pgCollect(rows, func(row rowScanner) (SignalDay, error) {
 		var day int64
 		var sd SignalDay
 		err := row.Scan(&day, &sd.Signal, &sd.Count)
@@ -589,11 +567,11 @@ func (s *Postgres) Overview(ctx context.Context, now time.Time, days int) (Overv
 	if err != nil {
 		return o, err
 	}
-	rows, err = s.pool.Query(ctx, `SELECT `+pgDeviceCols+` FROM devices WHERE revoked_at = 0 AND band IN ('high', 'critical') ORDER BY scored_at DESC, score DESC LIMIT 10`)
+	rows, err = s.pool.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE revoked_at = 0 AND band IN ('high', 'critical') ORDER BY scored_at DESC, score DESC LIMIT 10`)
 	if err != nil {
 		return o, err
 	}
-	o.NewestHigh, err = pgCollect(rows, pgScanDevice)
+	o.NewestHigh, err = pgCollect(rows, scanDevice)
 	return o, err
 }
 
@@ -609,18 +587,8 @@ func (s *Postgres) CreateAPIToken(ctx context.Context, t APIToken) error {
 	return err
 }
 
-const pgTokenCols = `id, name, hash, role, created_at, created_by, last_used, revoked_at`
-
-func pgScanToken(sc pgx.Row) (APIToken, error) {
-	var t APIToken
-	var created, used, revoked int64
-	err := sc.Scan(&t.ID, &t.Name, &t.Hash, &t.Role, &created, &t.CreatedBy, &used, &revoked)
-	t.CreatedAt, t.LastUsed, t.RevokedAt = fromMS(created), fromMS(used), fromMS(revoked)
-	return t, err
-}
-
 func (s *Postgres) APITokenByHash(ctx context.Context, hash []byte, now time.Time) (APIToken, error) {
-	t, err := pgScanToken(s.pool.QueryRow(ctx, `SELECT `+pgTokenCols+` FROM api_tokens WHERE hash = $1 AND revoked_at = 0`, hash))
+	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = $1 AND revoked_at = 0`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrNotFound
 	}
@@ -636,11 +604,11 @@ func (s *Postgres) APITokenByHash(ctx context.Context, hash []byte, now time.Tim
 }
 
 func (s *Postgres) APITokens(ctx context.Context) ([]APIToken, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgTokenCols+` FROM api_tokens ORDER BY created_at, name COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT `+tokenCols+` FROM api_tokens ORDER BY created_at, name COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, pgScanToken)
+	return pgCollect(rows, scanToken)
 }
 
 func (s *Postgres) RevokeAPIToken(ctx context.Context, idOrName string, at time.Time) error {
@@ -668,7 +636,7 @@ func (s *Postgres) Catalogs(ctx context.Context, limit int) ([]CatalogRecord, er
 	if err != nil {
 		return nil, err
 	}
-	return pgCollect(rows, func(row pgx.Row) (CatalogRecord, error) {
+	return pgCollect(rows, func(row rowScanner) (CatalogRecord, error) {
 		var c CatalogRecord
 		var created, activated int64
 		err := row.Scan(&c.Version, &created, &c.CreatedBy, &activated, &c.Size)
