@@ -32,8 +32,7 @@ import (
 type simDevice struct {
 	id    string
 	host  *pb.HardwareIdentity
-	conn  *client.Conn
-	conns []*client.Conn // when set, each attempt goes to one of them at random (replicas)
+	conns []*client.Conn // each attempt goes to one of them at random (several with replicas)
 	acked []uint64       // sequences acknowledged as stored, in order
 	sent  uint64         // highest sequence attempted
 	dups  int            // acknowledgements flagged Duplicate (a retry of a committed report)
@@ -78,104 +77,39 @@ func collectorKill(ctx context.Context, o *options, r *result) error {
 	if err != nil {
 		return err
 	}
-	id, err := host.Read(ctx, "")
-	if err != nil && id.Hostname == "" {
-		return fmt.Errorf("host identity: %w", err)
+	fl, err := enrollSims(ctx, dir, "faults-sim", 0, o.devices, func(int) string { return col.addr }, []string{col.addr}, caPEM, secret)
+	if err != nil {
+		return err
 	}
-	devs := make([]*simDevice, o.devices)
-	for i := range devs {
-		hw := proto.Clone(scan.Identity(id)).(*pb.HardwareIdentity)
-		hw.Hostname = fmt.Sprintf("faults-sim-%02d", i+1)
-		hw.MachineId = fmt.Sprintf("%032x", i+1)
-		hw.SerialNumber = fmt.Sprintf("FAULTS%04d", i+1)
-		hw.HardwareUuid = fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)
-		sd, err := state.Open(filepath.Join(dir, fmt.Sprintf("dev-%02d", i+1)))
-		if err != nil {
-			return err
-		}
-		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		rec, err := enroll.Enroll(ectx, sd, enroll.Request{Server: col.addr, CAPEM: caPEM, Secret: secret, Hardware: hw, AgentVersion: agentVersion})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("enroll simulated device %d: %w", i+1, err)
-		}
-		roots, err := sd.CAPool()
-		if err != nil {
-			return err
-		}
-		cert, _, err := sd.Certificate()
-		if err != nil {
-			return err
-		}
-		conn, err := client.Dial(rec.Server, roots, &cert)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		devs[i] = &simDevice{id: rec.DeviceID, host: hw, conn: conn}
-	}
-
-	var stopping atomic.Bool
-	var ackTotal atomic.Int64
-	var codesMu sync.Mutex
-	errCodes := map[string]int{}
-	var wg sync.WaitGroup
-	for i, d := range devs {
-		wg.Add(1)
-		rng := rand.New(rand.NewPCG(uint64(i+1), o.rng.Uint64()))
-		go func() {
-			defer wg.Done()
-			for seq := uint64(1); o.reports == 0 || seq <= uint64(o.reports); seq++ {
-				if stopping.Load() || ctx.Err() != nil {
-					return
-				}
-				d.sent = seq
-				dup, err := uploadUntilAcked(ctx, d, base, seq, rng, func(c codes.Code) {
-					codesMu.Lock()
-					errCodes[c.String()]++
-					codesMu.Unlock()
-				})
-				if err != nil {
-					d.err = err
-					return
-				}
-				d.acked = append(d.acked, seq)
-				ackTotal.Add(1)
-				if dup {
-					d.dups++
-				}
-			}
-		}()
-	}
+	defer fl.close()
+	fl.upload(ctx, o, base, 1)
 
 	// The kills: each after a random 200-1500 ms of the collector accepting connections.
 	uptimesWithAcks := 0
 	for i := 0; i < o.collectorKills && ctx.Err() == nil; i++ {
-		before := ackTotal.Load()
+		before := fl.acked.Load()
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Duration(200+o.rng.IntN(1301)) * time.Millisecond):
 		}
-		if ackTotal.Load() > before {
+		if fl.acked.Load() > before {
 			uptimesWithAcks++
 		}
 		if err := col.kill9(); err != nil {
-			stopping.Store(true)
-			wg.Wait()
+			fl.stop()
 			return err
 		}
 		r.kills++
 		if err := col.start(ctx); err != nil {
-			stopping.Store(true)
-			wg.Wait()
+			fl.stop()
 			return fmt.Errorf("restart %d: %w", i+1, err)
 		}
 	}
-	stopping.Store(true)
-	wg.Wait() // each device finishes the report in hand (until acknowledged)
+	fl.stop() // each device finishes the report in hand (until acknowledged)
 	if err := col.stop(); err != nil {
 		return err
 	}
+	devs := fl.devs
 	ids := make([]string, len(devs))
 	for i, d := range devs {
 		ids[i] = d.id
@@ -231,9 +165,118 @@ func collectorKill(ctx context.Context, o *options, r *result) error {
 		r.fail("no report acknowledged between any two kills (no progress)")
 	}
 	r.note("%d retries deduplicated; %d stored never acknowledged; acks in %d/%d uptimes; %d devices, %d collector starts; retried errors: %s",
-		dups, notAcked, uptimesWithAcks, r.kills, len(devs), col.starts, formatCodes(errCodes, &codesMu))
+		dups, notAcked, uptimesWithAcks, r.kills, len(devs), col.starts, fl.codesString())
 	return nil
 }
+
+// simFleet is a scenario's simulated devices and their uploaders.
+type simFleet struct {
+	devs     []*simDevice
+	conns    []*client.Conn
+	stopping atomic.Bool
+	acked    atomic.Int64
+	wg       sync.WaitGroup
+	codesMu  sync.Mutex
+	codes    map[string]int // retried errors by gRPC code
+}
+
+// enrollSims enrolls n simulated devices (named prefix-NN; identities offset by idBase so that
+// scenarios sharing a collector never collide) through the real Enroll RPC at enrollAt(i), each
+// with its own key and one connection to every address of addrs.
+func enrollSims(ctx context.Context, dir, prefix string, idBase, n int, enrollAt func(i int) string, addrs []string, caPEM []byte, secret string) (*simFleet, error) {
+	id, err := host.Read(ctx, "")
+	if err != nil && id.Hostname == "" {
+		return nil, fmt.Errorf("host identity: %w", err)
+	}
+	fl := &simFleet{codes: map[string]int{}}
+	for i := range n {
+		hw := proto.Clone(scan.Identity(id)).(*pb.HardwareIdentity)
+		hw.Hostname = fmt.Sprintf("%s-%02d", prefix, i+1)
+		hw.MachineId = fmt.Sprintf("%032x", idBase+i+1)
+		hw.SerialNumber = fmt.Sprintf("FAULTS%04d", idBase+i+1)
+		hw.HardwareUuid = fmt.Sprintf("00000000-0000-4000-8000-%012d", idBase+i+1)
+		sd, err := state.Open(filepath.Join(dir, fmt.Sprintf("dev-%02d", i+1)))
+		if err != nil {
+			fl.close()
+			return nil, err
+		}
+		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		rec, err := enroll.Enroll(ectx, sd, enroll.Request{Server: enrollAt(i), CAPEM: caPEM, Secret: secret, Hardware: hw, AgentVersion: agentVersion})
+		cancel()
+		if err != nil {
+			fl.close()
+			return nil, fmt.Errorf("enroll simulated device %d: %w", i+1, err)
+		}
+		roots, err := sd.CAPool()
+		if err != nil {
+			fl.close()
+			return nil, err
+		}
+		cert, _, err := sd.Certificate()
+		if err != nil {
+			fl.close()
+			return nil, err
+		}
+		d := &simDevice{id: rec.DeviceID, host: hw}
+		for _, addr := range addrs {
+			conn, err := client.Dial(addr, roots, &cert)
+			if err != nil {
+				fl.close()
+				return nil, err
+			}
+			fl.conns = append(fl.conns, conn)
+			d.conns = append(d.conns, conn)
+		}
+		fl.devs = append(fl.devs, d)
+	}
+	return fl, nil
+}
+
+func (fl *simFleet) close() {
+	for _, c := range fl.conns {
+		c.Close()
+	}
+}
+
+// upload starts one uploader per device: sequences 1, 2, ... (up to o.reports when set), each
+// retried until acknowledged, until stop.
+func (fl *simFleet) upload(ctx context.Context, o *options, base *pb.Report, seed uint64) {
+	for i, d := range fl.devs {
+		fl.wg.Add(1)
+		rng := rand.New(rand.NewPCG(uint64(i)+seed, o.rng.Uint64()))
+		go func() {
+			defer fl.wg.Done()
+			for seq := uint64(1); o.reports == 0 || seq <= uint64(o.reports); seq++ {
+				if fl.stopping.Load() || ctx.Err() != nil {
+					return
+				}
+				d.sent = seq
+				dup, err := uploadUntilAcked(ctx, d, base, seq, rng, func(c codes.Code) {
+					fl.codesMu.Lock()
+					fl.codes[c.String()]++
+					fl.codesMu.Unlock()
+				})
+				if err != nil {
+					d.err = err
+					return
+				}
+				d.acked = append(d.acked, seq)
+				fl.acked.Add(1)
+				if dup {
+					d.dups++
+				}
+			}
+		}()
+	}
+}
+
+// stop lets every uploader finish the report in hand (until acknowledged) and waits for them.
+func (fl *simFleet) stop() {
+	fl.stopping.Store(true)
+	fl.wg.Wait()
+}
+
+func (fl *simFleet) codesString() string { return formatCodes(fl.codes, &fl.codesMu) }
 
 // uploadUntilAcked uploads report seq until the collector acknowledges it as stored,
 // retrying on any error with a short jittered backoff (or the delay of a RetryInfo detail).
@@ -243,10 +286,7 @@ func uploadUntilAcked(ctx context.Context, d *simDevice, base *pb.Report, seq ui
 	for attempt := 1; ; attempt++ {
 		rep := proto.Clone(base).(*pb.Report)
 		rep.Sequence, rep.Created = seq, timestamppb.Now()
-		conn := d.conn
-		if len(d.conns) > 0 {
-			conn = d.conns[rng.IntN(len(d.conns))]
-		}
+		conn := d.conns[rng.IntN(len(d.conns))]
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		resp, err := conn.UploadReport(cctx, &pb.UploadReportRequest{Report: rep})
 		cancel()

@@ -3,28 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/farmwatch/farmwatch/agent/client"
-	"github.com/farmwatch/farmwatch/agent/enroll"
-	"github.com/farmwatch/farmwatch/agent/scan"
-	"github.com/farmwatch/farmwatch/agent/state"
-	"github.com/farmwatch/farmwatch/platform/host"
-	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
@@ -178,78 +167,13 @@ func replicas(ctx context.Context, o *options, r *result) error {
 	if err != nil {
 		return err
 	}
-	id, err := host.Read(ctx, "")
-	if err != nil && id.Hostname == "" {
-		return fmt.Errorf("host identity: %w", err)
+	fl, err := enrollSims(ctx, dir, "faults-rep", 1000, o.devices, func(i int) string { return cols[i%2].addr },
+		[]string{cols[0].addr, cols[1].addr}, caPEM, secret)
+	if err != nil {
+		return err
 	}
-	devs := make([]*simDevice, o.devices)
-	for i := range devs {
-		hw := proto.Clone(scan.Identity(id)).(*pb.HardwareIdentity)
-		hw.Hostname = fmt.Sprintf("faults-rep-%02d", i+1)
-		hw.MachineId = fmt.Sprintf("%032x", i+1001)
-		hw.SerialNumber = fmt.Sprintf("FAULTSR%04d", i+1)
-		sd, err := state.Open(filepath.Join(dir, fmt.Sprintf("dev-%02d", i+1)))
-		if err != nil {
-			return err
-		}
-		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		rec, err := enroll.Enroll(ectx, sd, enroll.Request{Server: cols[i%2].addr, CAPEM: caPEM, Secret: secret, Hardware: hw, AgentVersion: agentVersion})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("enroll simulated device %d: %w", i+1, err)
-		}
-		roots, err := sd.CAPool()
-		if err != nil {
-			return err
-		}
-		cert, _, err := sd.Certificate()
-		if err != nil {
-			return err
-		}
-		d := &simDevice{id: rec.DeviceID, host: hw}
-		for _, c := range cols {
-			conn, err := client.Dial(c.addr, roots, &cert)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			d.conns = append(d.conns, conn)
-		}
-		devs[i] = d
-	}
-
-	var stopping atomic.Bool
-	var ackTotal atomic.Int64
-	var codesMu sync.Mutex
-	errCodes := map[string]int{}
-	var wg sync.WaitGroup
-	for i, d := range devs {
-		wg.Add(1)
-		rng := rand.New(rand.NewPCG(uint64(i+7), o.rng.Uint64()))
-		go func() {
-			defer wg.Done()
-			for seq := uint64(1); ; seq++ {
-				if stopping.Load() || ctx.Err() != nil {
-					return
-				}
-				d.sent = seq
-				dup, err := uploadUntilAcked(ctx, d, base, seq, rng, func(c codes.Code) {
-					codesMu.Lock()
-					errCodes[c.String()]++
-					codesMu.Unlock()
-				})
-				if err != nil {
-					d.err = err
-					return
-				}
-				d.acked = append(d.acked, seq)
-				ackTotal.Add(1)
-				if dup {
-					d.dups++
-				}
-			}
-		}()
-	}
+	defer fl.close()
+	fl.upload(ctx, o, base, 7)
 	kills := max(4, o.collectorKills/2)
 	for i := 0; i < kills && ctx.Err() == nil; i++ {
 		select {
@@ -258,19 +182,16 @@ func replicas(ctx context.Context, o *options, r *result) error {
 		}
 		c := cols[o.rng.IntN(2)]
 		if err := c.kill9(); err != nil {
-			stopping.Store(true)
-			wg.Wait()
+			fl.stop()
 			return err
 		}
 		r.kills++
 		if err := c.start(ctx); err != nil {
-			stopping.Store(true)
-			wg.Wait()
+			fl.stop()
 			return fmt.Errorf("restart %d: %w", i+1, err)
 		}
 	}
-	stopping.Store(true)
-	wg.Wait()
+	fl.stop()
 	for _, c := range cols {
 		if err := c.stop(); err != nil {
 			return err
@@ -282,6 +203,7 @@ func replicas(ctx context.Context, o *options, r *result) error {
 	}
 	defer st.Close()
 	dups, gaps := 0, 0
+	devs := fl.devs
 	for _, d := range devs {
 		if d.err != nil {
 			r.fail("device %s: %v", d.host.Hostname, d.err)
@@ -324,6 +246,6 @@ func replicas(ctx context.Context, o *options, r *result) error {
 		r.fail("%d sequence gaps in the store", gaps)
 	}
 	r.note("two collectors on one PostgreSQL, uploads to either at random; %d retries deduplicated (some across replicas); %d devices; replica starts %d+%d; retried errors: %s",
-		dups, len(devs), cols[0].starts, cols[1].starts, formatCodes(errCodes, &codesMu))
+		dups, len(devs), cols[0].starts, cols[1].starts, fl.codesString())
 	return nil
 }
