@@ -314,36 +314,5 @@ func BenchmarkIngestReports(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	const n = 256
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("%032x", i+1)
-		err = s.Enroll(context.Background(), Enrollment{
-			Device:      Device{ID: ids[i], EnrolledAt: t0},
-			Certificate: Certificate{Serial: fmt.Sprint(i + 1), DeviceID: ids[i], NotBefore: t0, NotAfter: t0, IssuedAt: t0},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	var fs []*pb.Finding
-	for i := range 5 {
-		fs = append(fs, &pb.Finding{Signal: "remote_tool.running", Key: fmt.Sprint(i), Title: "AnyDesk", Evidence: map[string]string{"process": "anydesk", "pid": "4242"}})
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	seq := uint64(0)
-	for done := 0; done < b.N; {
-		seq++
-		batch := make([]Ingest, 0, n)
-		for i := 0; i < n && done < b.N; i++ {
-			r := report(seq, fs...)
-			body, _ := proto.Marshal(r)
-			batch = append(batch, Ingest{DeviceID: ids[i], Report: r, Body: body, Received: t0})
-			done++
-		}
-		if _, _, err := s.IngestReports(context.Background(), batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchIngestReports(b, s)
 }
