@@ -93,6 +93,7 @@ type Collector struct {
 	rttWindow   time.Duration
 	trackers    []*connTracker
 	limits      *limiter
+	trusted     string // pinnedSet of the CAs this collector trusts (fixed for the process)
 	ingest      *batcher
 	settle      *settler
 	certs       certCache
@@ -137,6 +138,11 @@ func New(o Options) (*Collector, error) {
 		geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent,
 		limits: newLimiter(o.Limits), ingest: newBatcher(o.Store), settle: newSettler(o.SettleEvery)}
 	go c.runSettler(context.Background())
+	var fps []string
+	for _, t := range o.CA.Trusted() {
+		fps = append(fps, pki.Fingerprint(t))
+	}
+	c.trusted = pinnedSet(fps)
 	c.cat.Store(&catalogState{doc: o.Catalog, version: cat.Version})
 	c.policy.Store(o.Policy)
 	c.applyLocation(o.Policy)
@@ -478,11 +484,12 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 	c.stats.heartbeats.Add(1)
 	c.after(ctx, id, false)
 	resp := &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest}
-	if pinned, want := pinnedSet(req.GetPinnedCaSha256()), c.trustedSet(); pinned != want {
+	h := c.healthFromHeartbeat(id, req)
+	if h.PinnedCAs != c.trusted {
 		resp.CaCertificatesDer = c.ca.TrustedDER()
-		c.log.Info("sending the collector CA bundle", "device", id, "agent_pins", pinned, "trusted", want)
+		c.log.Info("sending the collector CA bundle", "device", id, "agent_pins", h.PinnedCAs, "trusted", c.trusted)
 	}
-	if changed, err := c.agentHealth(ctx, id, req); err != nil {
+	if changed, err := c.agentHealth(ctx, id, h, req.GetClockRollback()); err != nil {
 		c.log.Warn("agent health", "device", id, "err", err)
 	} else if changed {
 		if _, err := c.Rescore(ctx, id); err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
-	"github.com/farmwatch/farmwatch/server/pki"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
@@ -59,19 +58,10 @@ func pinnedSet(fps []string) string {
 	return strings.Join(slices.Compact(ok), ",")
 }
 
-// trustedSet is pinnedSet of the CAs this collector trusts.
-func (c *Collector) trustedSet() string {
-	var fps []string
-	for _, t := range c.ca.Trusted() {
-		fps = append(fps, pki.Fingerprint(t))
-	}
-	return pinnedSet(fps)
-}
-
-// agentHealth acts on a heartbeat's health fields; it says whether findings changed.
-func (c *Collector) agentHealth(ctx context.Context, id string, req *pb.HeartbeatRequest) (bool, error) {
+// agentHealth acts on a heartbeat's health fields (validated by healthFromHeartbeat) and the
+// clock rollback it carried; it says whether findings changed.
+func (c *Collector) agentHealth(ctx context.Context, id string, h store.AgentHealth, r *pb.ClockRollback) (bool, error) {
 	now := c.now()
-	h := c.healthFromHeartbeat(id, req)
 	prev, err := c.store.SetAgentHealth(ctx, id, h)
 	if err != nil {
 		return false, err
@@ -109,7 +99,7 @@ func (c *Collector) agentHealth(ctx context.Context, id string, req *pb.Heartbea
 				Detail: fmt.Sprintf("%s %s (%s) -> %s %s (%s)", prev.Version, prev.Platform, hash12(prev.SHA256), h.Version, h.Platform, hash12(h.SHA256))})
 		}
 	}
-	if r := req.GetClockRollback(); r != nil {
+	if r != nil {
 		from, to := r.GetFrom().AsTime(), r.GetTo().AsTime()
 		if r.GetFrom().IsValid() && r.GetTo().IsValid() && from.After(to) && from.Year() < 3000 && to.Year() > 1970 {
 			changed = true
