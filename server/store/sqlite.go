@@ -454,7 +454,7 @@ type cachedTx struct {
 	stmts map[string]*sql.Stmt
 }
 
-func newCachedTx(tx *relaxedTx) *cachedTx { return &cachedTx{tx: tx.Tx, stmts: map[string]*sql.Stmt{}} }
+func newCachedTx(tx *writerTx) *cachedTx { return &cachedTx{tx: tx.Tx, stmts: map[string]*sql.Stmt{}} }
 
 func (c *cachedTx) prep(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := c.stmts[q]; ok {

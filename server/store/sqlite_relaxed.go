@@ -16,20 +16,23 @@ import (
 // one writer connection is reserved for the pragma and the transaction together, so a
 // relaxed commit can never leak into a durable one.
 
-// relaxedTx is a transaction with synchronous=NORMAL on the reserved writer connection.
-type relaxedTx struct {
+// writerTx is a transaction on the reserved writer connection, with the synchronous setting
+// of its durability class; ending it puts the connection back at synchronous=FULL.
+type writerTx struct {
 	*sql.Tx
 	conn *sql.Conn
 	done bool
 }
 
-func (s *SQLite) beginRelaxed(ctx context.Context) (*relaxedTx, error) {
+// beginWriter reserves the writer connection, sets synchronous (FULL for reports, NORMAL for
+// derived writes; set explicitly either way, never assumed) and begins a transaction.
+func (s *SQLite) beginWriter(ctx context.Context, synchronous string) (*writerTx, error) {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
-		conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous="+synchronous); err != nil {
+		release(conn)
 		return nil, err
 	}
 	tx, err := conn.BeginTx(ctx, nil)
@@ -37,7 +40,14 @@ func (s *SQLite) beginRelaxed(ctx context.Context) (*relaxedTx, error) {
 		release(conn)
 		return nil, err
 	}
-	return &relaxedTx{Tx: tx, conn: conn}, nil
+	return &writerTx{Tx: tx, conn: conn}, nil
+}
+
+func (s *SQLite) beginDurable(ctx context.Context) (*writerTx, error) {
+	return s.beginWriter(ctx, "FULL")
+}
+func (s *SQLite) beginRelaxed(ctx context.Context) (*writerTx, error) {
+	return s.beginWriter(ctx, "NORMAL")
 }
 
 // release puts the writer connection back at synchronous=FULL. Should that fail, the
@@ -49,42 +59,23 @@ func release(conn *sql.Conn) {
 	conn.Close()
 }
 
-func (t *relaxedTx) Commit() error {
+func (t *writerTx) Commit() error {
 	err := t.Tx.Commit()
 	t.finish()
 	return err
 }
 
-func (t *relaxedTx) Rollback() error {
+func (t *writerTx) Rollback() error {
 	err := t.Tx.Rollback()
 	t.finish()
 	return err
 }
 
-func (t *relaxedTx) finish() {
+func (t *writerTx) finish() {
 	if !t.done {
 		t.done = true
 		release(t.conn)
 	}
-}
-
-// beginDurable begins a transaction on the reserved writer connection with synchronous=FULL
-// set explicitly: the ingest path does not rely on anything else having reset it.
-func (s *SQLite) beginDurable(ctx context.Context) (*relaxedTx, error) {
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return &relaxedTx{Tx: tx, conn: conn}, nil
 }
 
 // relaxedJob is one derived write waiting for the next relaxed batch.
@@ -169,7 +160,7 @@ func (s *SQLite) commitRelaxed(batch []*relaxedJob) {
 		return
 	}
 	defer tx.Rollback()
-	ct := &cachedTx{tx: tx.Tx, stmts: map[string]*sql.Stmt{}}
+	ct := newCachedTx(tx)
 	defer ct.close()
 	errs := make([]error, len(batch))
 	for i, j := range batch {
