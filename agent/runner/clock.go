@@ -2,8 +2,6 @@ package runner
 
 import (
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -63,7 +61,7 @@ func newClockWatch(dir string) *clockWatch {
 
 func (w *clockWatch) load() {
 	b, err := os.ReadFile(w.path)
-	if errors.Is(err, fs.ErrNotExist) || err != nil {
+	if err != nil {
 		return // first start, or unreadable: start afresh (the next write replaces it)
 	}
 	var st clockState

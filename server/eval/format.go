@@ -237,7 +237,7 @@ func loadFleet(path string) (*fleetData, error) {
 			if err := protojson.Unmarshal(s.Facts, extra); err != nil {
 				bad(field(`"facts"`), "device %s: facts: %v", s.ID, err)
 			} else {
-				mergeFacts(d.facts, extra)
+				MergeFacts(d.facts, extra)
 			}
 		}
 		for j, e := range s.Egress {
@@ -288,9 +288,10 @@ func loadReport(path string) (*pb.Report, error) {
 	return rep, nil
 }
 
-// mergeFacts adds extra's Wi-Fi, gateways, neighbours, displays and input sources to f, and
-// takes its time facts and activity when set.
-func mergeFacts(f, extra *pb.Facts) {
+// MergeFacts adds extra's Wi-Fi, gateways, neighbours, displays, input sources and interfaces
+// to f, and takes its time facts and activity when set: how a scenario device's hand-written
+// facts complete its recorded ones.
+func MergeFacts(f, extra *pb.Facts) {
 	if l := extra.GetLan(); l != nil {
 		if f.Lan == nil {
 			f.Lan = &pb.Lan{}

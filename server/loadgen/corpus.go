@@ -108,7 +108,7 @@ func sample(dir, fleetName string, d eval.DeviceSpec, shift time.Duration, days 
 		if err := protojson.Unmarshal(d.Facts, extra); err != nil {
 			return Sample{}, fmt.Errorf("facts: %w", err)
 		}
-		mergeFacts(rep.Facts, extra)
+		eval.MergeFacts(rep.Facts, extra)
 	}
 	for _, t := range d.Findings {
 		if strings.HasPrefix(t.Signal, "location.") || strings.HasPrefix(t.Signal, "fleet.") {
@@ -132,28 +132,6 @@ func sample(dir, fleetName string, d eval.DeviceSpec, shift time.Duration, days 
 		day.Day += days * 86400
 	}
 	return Sample{Name: fleetName + "/" + d.ID, Report: rep}, nil
-}
-
-// mergeFacts adds extra's Wi-Fi, gateways, neighbours, displays, input sources and interfaces
-// to f and takes its time facts and activity when set (as server/eval does).
-func mergeFacts(f, extra *pb.Facts) {
-	if l := extra.GetLan(); l != nil {
-		if f.Lan == nil {
-			f.Lan = &pb.Lan{}
-		}
-		f.Lan.Gateways = append(f.Lan.Gateways, l.GetGateways()...)
-		f.Lan.Neighbours = append(f.Lan.Neighbours, l.GetNeighbours()...)
-		f.Lan.Wifi = append(f.Lan.Wifi, l.GetWifi()...)
-	}
-	f.Displays = append(f.Displays, extra.GetDisplays()...)
-	f.InputSources = append(f.InputSources, extra.GetInputSources()...)
-	f.Interfaces = append(f.Interfaces, extra.GetInterfaces()...)
-	if extra.Time != nil {
-		f.Time = extra.Time
-	}
-	if extra.Activity != nil {
-		f.Activity = extra.Activity
-	}
 }
 
 // withHost returns a shallow copy of facts (sub-messages shared, read-only) whose host
