@@ -29,9 +29,37 @@ type Conn struct {
 	pb.AgentServiceClient
 	pb.EnrollmentServiceClient
 
-	mu    sync.RWMutex
-	cert  *tls.Certificate
-	roots *x509.CertPool
+	mu       sync.RWMutex
+	cert     *tls.Certificate
+	roots    *x509.CertPool
+	sessions sessionCache
+}
+
+// sessionCache holds the TLS sessions of one identity. It is emptied when the certificate or
+// the pinned CAs change, so that a resumed session never carries an old identity or trust.
+type sessionCache struct {
+	mu sync.Mutex
+	c  tls.ClientSessionCache
+}
+
+func (s *sessionCache) reset() {
+	s.mu.Lock()
+	s.c = tls.NewLRUClientSessionCache(4)
+	s.mu.Unlock()
+}
+
+func (s *sessionCache) Get(key string) (*tls.ClientSessionState, bool) {
+	s.mu.Lock()
+	c := s.c
+	s.mu.Unlock()
+	return c.Get(key)
+}
+
+func (s *sessionCache) Put(key string, cs *tls.ClientSessionState) {
+	s.mu.Lock()
+	c := s.c
+	s.mu.Unlock()
+	c.Put(key, cs)
 }
 
 // Dial connects to addr (host:port), trusting only roots. cert may be nil for enrollment.
@@ -45,9 +73,13 @@ func Dial(addr string, roots *x509.CertPool, cert *tls.Certificate) (*Conn, erro
 		return nil, errors.New("no pinned collector CA")
 	}
 	c := &Conn{cert: cert, roots: roots}
+	c.sessions.reset()
 	conf := &tls.Config{
-		MinVersion: tls.VersionTLS13,
-		ServerName: host,
+		// Collectors close idle connections; resuming the TLS session makes the reconnect
+		// cheap (no certificate signatures or chain checks on either side).
+		ClientSessionCache: &c.sessions,
+		MinVersion:         tls.VersionTLS13,
+		ServerName:         host,
 		// The collector's chain is verified below against the pinned CAs as they are at each
 		// handshake (a CA rotation replaces them while the agent runs), with the same checks
 		// as crypto/tls's own: chain, validity, server usage, host name.
@@ -102,6 +134,7 @@ func (c *Conn) SetRoots(roots *x509.CertPool) {
 	c.mu.Lock()
 	c.roots = roots
 	c.mu.Unlock()
+	c.sessions.reset()
 }
 
 // SetCertificate swaps the client certificate used by new handshakes (after renewal).
@@ -109,6 +142,7 @@ func (c *Conn) SetCertificate(cert *tls.Certificate) {
 	c.mu.Lock()
 	c.cert = cert
 	c.mu.Unlock()
+	c.sessions.reset()
 }
 
 // Close closes the connection.

@@ -127,10 +127,13 @@ func (r *Runner) Sync(ctx context.Context) error {
 	resp, err := r.conn.Heartbeat(ctx, &pb.HeartbeatRequest{
 		AgentTime: timestamppb.New(sent), LastSequence: st.LastSequence, Spooled: uint64(st.Pending), AgentVersion: r.AgentVersion,
 		Evicted: st.Evicted, AgentSha256: selfSHA256(), AgentPlatform: runtime.GOOS + "/" + runtime.GOARCH, ClockRollback: rollback,
-		PinnedCaSha256: fps,
+		PinnedCaSha256: fps, CatalogVersion: r.catalogVersion(), PolicyVersion: r.policyVersion(),
 	})
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", explain(err))
+	}
+	for _, p := range resp.GetPushes() {
+		r.handlePush(p)
 	}
 	if len(resp.GetCaCertificatesDer()) > 0 {
 		if err := r.pinCAs(resp.GetCaCertificatesDer(), pinned); err != nil {
@@ -330,14 +333,28 @@ func nextBackoff(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// catalogVersion is the version of the catalog in use ("" before there is a scanner).
+func (r *Runner) catalogVersion() string {
+	if r.Scanner == nil {
+		return ""
+	}
+	return r.Scanner.Catalog().Version
+}
+
+// policyVersion is the version of the policy the collector last pushed ("" for none).
+func (r *Runner) policyVersion() string {
+	if p, ok, err := config.LoadPolicy(r.State.Path); err == nil && ok {
+		return p.Version
+	}
+	return ""
+}
+
+// subscribe holds the push stream open, reopening it when it ends. A collector that holds no
+// more streams says when to ask again; meanwhile pushes come with heartbeats.
 func (r *Runner) subscribe(ctx context.Context) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		policyVersion := ""
-		if p, ok, err := config.LoadPolicy(r.State.Path); err == nil && ok {
-			policyVersion = p.Version
-		}
-		stream, err := r.conn.Subscribe(ctx, &pb.SubscribeRequest{AgentVersion: r.AgentVersion, CatalogVersion: r.Scanner.Catalog().Version, PolicyVersion: policyVersion})
+		stream, err := r.conn.Subscribe(ctx, &pb.SubscribeRequest{AgentVersion: r.AgentVersion, CatalogVersion: r.catalogVersion(), PolicyVersion: r.policyVersion()})
 		if err == nil {
 			for {
 				p, rerr := stream.Recv()
@@ -353,11 +370,15 @@ func (r *Runner) subscribe(ctx context.Context) {
 			return
 		}
 		backoff = nextBackoff(backoff)
-		r.Log.Debug("push stream closed; reconnecting", "err", err, "in", backoff)
+		wait := backoff
+		if st := status.Convert(err); st.Code() == codes.ResourceExhausted {
+			wait = max(wait, retryInfo(st))
+		}
+		r.Log.Debug("push stream closed; reconnecting", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 	}
 }

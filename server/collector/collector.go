@@ -100,8 +100,9 @@ type Collector struct {
 	obsMu       sync.Mutex
 	obs         map[string]observation
 
-	mu      sync.Mutex
-	streams map[string]chan *pb.Push
+	mu           sync.Mutex
+	streams      map[string]chan *pb.Push
+	pendingScans map[string]*pb.Push // scans waiting for a device without a push stream
 }
 
 // New returns a Collector.
@@ -134,7 +135,7 @@ func New(o Options) (*Collector, error) {
 	if o.Geo == nil && o.GeoDisabled == "" {
 		o.GeoDisabled = "no geolocation database configured"
 	}
-	c := &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{},
+	c := &Collector{store: o.Store, ca: o.CA, log: o.Logger, ttl: o.CertTTL, now: o.Now, streams: map[string]chan *pb.Push{}, pendingScans: map[string]*pb.Push{},
 		geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent,
 		limits: newLimiter(o.Limits), ingest: newBatcher(o.Store), settle: newSettler(o.SettleEvery)}
 	go c.runSettler(context.Background())
@@ -206,14 +207,15 @@ func (c *Collector) Server(tlsConf *tls.Config) *grpc.Server {
 		grpc.Creds(credentials.NewTLS(tlsConf)),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
-		// Every agent keeps its push stream open: per-connection buffers decide the memory of
-		// a large fleet. Write buffers are shared (grpc's default: taken from a pool while
-		// writing), read buffers small; reports are read in a few reads either way.
+		// Open connections decide the memory of a large fleet: idle ones are closed
+		// (Limits.IdleClose), push streams are capped (Limits.PushStreams), and buffers are
+		// small; reports are read in a few reads either way.
 		grpc.ReadBufferSize(8<<10),
 		grpc.WriteBufferSize(8<<10),
+		grpc.SharedWriteBuffer(true),
 		grpc.InitialConnWindowSize(64<<10),
 		grpc.InitialWindowSize(64<<10),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: c.limits.l.IdleClose}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 30 * time.Second, PermitWithoutStream: true}),
 		grpc.UnaryInterceptor(c.unaryAuth),
 		grpc.StreamInterceptor(c.streamAuth),
@@ -483,7 +485,7 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 	}
 	c.stats.heartbeats.Add(1)
 	c.after(ctx, id, false)
-	resp := &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest}
+	resp := &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest, Pushes: c.heartbeatPushes(id, req)}
 	h := c.healthFromHeartbeat(id, req)
 	if h.PinnedCAs != c.trusted {
 		resp.CaCertificatesDer = c.ca.TrustedDER()
@@ -497,83 +499,4 @@ func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*p
 		}
 	}
 	return resp, nil
-}
-
-// Subscribe implements AgentService: the stream stays open and carries pushes for this device.
-// A newer subscription of the same device replaces the older one.
-func (c *Collector) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStreamingServer[pb.Push]) error {
-	ctx := stream.Context()
-	id, _ := DeviceFromContext(ctx)
-	ch := make(chan *pb.Push, 16)
-	c.mu.Lock()
-	if old, ok := c.streams[id]; ok {
-		close(old)
-	}
-	c.streams[id] = ch
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		if c.streams[id] == ch {
-			delete(c.streams, id)
-		}
-		c.mu.Unlock()
-	}()
-	c.log.Info("agent subscribed", "device", id, "agent_version", req.GetAgentVersion(), "catalog_version", req.GetCatalogVersion())
-	if cs := c.cat.Load(); req.GetCatalogVersion() != cs.version {
-		err := stream.Send(&pb.Push{Id: "catalog-" + cs.version, Created: timestamppb.New(c.now()),
-			Kind: &pb.Push_Catalog{Catalog: &pb.CatalogUpdate{Version: cs.version, Content: cs.doc}}})
-		if err != nil {
-			return err
-		}
-		c.log.Info("catalog pushed", "device", id, "from", req.GetCatalogVersion(), "to", cs.version)
-	}
-	if p := c.policy.Load(); req.GetPolicyVersion() != p.Version() {
-		if err := stream.Send(policyPush(p, c.now())); err != nil {
-			return err
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case p, ok := <-ch:
-			if !ok {
-				return status.Error(codes.Aborted, "replaced by a newer subscription")
-			}
-			if err := stream.Send(p); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// Push queues p for a connected device. It reports false when the device has no open stream
-// or its queue is full.
-func (c *Collector) Push(deviceID string, p *pb.Push) bool {
-	if p.GetCreated() == nil {
-		p.Created = timestamppb.New(c.now())
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch, ok := c.streams[deviceID]
-	if !ok {
-		return false
-	}
-	select {
-	case ch <- p:
-		return true
-	default:
-		return false
-	}
-}
-
-// Connected lists the devices with an open push stream.
-func (c *Collector) Connected() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.streams))
-	for id := range c.streams {
-		out = append(out, id)
-	}
-	return out
 }

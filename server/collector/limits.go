@@ -31,6 +31,13 @@ type Limits struct {
 	// InFlight), GlobalBurst its burst (default one second's worth).
 	GlobalRate  float64
 	GlobalBurst int
+	// PushStreams caps the push streams held open (default 1,000; negative: none). Agents
+	// past it get their pushes with heartbeats.
+	PushStreams int
+	// IdleClose closes an agent connection with no call in flight for this long (default
+	// 5 s; negative: never), so that memory follows the agents talking now, not the fleet.
+	// An open push stream is a call in flight.
+	IdleClose time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -42,6 +49,18 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.DeviceBurst <= 0 {
 		l.DeviceBurst = 100
+	}
+	switch {
+	case l.PushStreams == 0:
+		l.PushStreams = 1000
+	case l.PushStreams < 0:
+		l.PushStreams = 0
+	}
+	switch {
+	case l.IdleClose == 0:
+		l.IdleClose = 5 * time.Second
+	case l.IdleClose < 0:
+		l.IdleClose = 0
 	}
 	if l.GlobalRate > 0 && l.GlobalBurst <= 0 {
 		l.GlobalBurst = max(1, int(l.GlobalRate))

@@ -66,6 +66,20 @@ func (c *Collector) Listen(l net.Listener) net.Listener {
 	return t
 }
 
+// OpenConnections counts the agent connections open on the listeners of Listen.
+func (c *Collector) OpenConnections() int {
+	c.mu.Lock()
+	trackers := c.trackers
+	c.mu.Unlock()
+	n := 0
+	for _, t := range trackers {
+		t.mu.Lock()
+		n += len(t.conns)
+		t.mu.Unlock()
+	}
+	return n
+}
+
 // measureRTT returns the kernel's smallest round-trip estimate for the call's connection.
 func (c *Collector) measureRTT(ctx context.Context) (time.Duration, bool) {
 	p, ok := peer.FromContext(ctx)

@@ -666,11 +666,12 @@ func formatSocket(s *pb.Socket) string {
 // scanNotices are the only texts a scan request can show; the query parameter selects one and
 // is never echoed.
 var scanNotices = map[string]string{
-	"sent":    "Scan requested. The agent scans now; its report appears here within a minute.",
-	"offline": "The agent is not connected right now. It scans on its own schedule when it is back.",
+	"sent":   "Scan requested. The agent scans now; its report appears here within a minute.",
+	"queued": "Scan requested. The agent picks the request up with its next heartbeat (every minute by default) and scans then; a request waits up to an hour.",
 }
 
-// scanNow asks a connected agent for an immediate scan. Analysts and admins only.
+// scanNow asks an agent for an immediate scan: at once over its push stream, else with its next
+// heartbeat. Analysts and admins only.
 func (c *Console) scanNow(w http.ResponseWriter, r *http.Request, s store.Session) {
 	id := r.PathValue("id")
 	if !deviceIDPattern.MatchString(id) {
@@ -694,7 +695,7 @@ func (c *Console) scanNow(w http.ResponseWriter, r *http.Request, s store.Sessio
 		c.renderError(w, r, http.StatusInternalServerError, "Device unavailable", "This device could not be loaded. Try again in a moment.", s)
 		return
 	}
-	outcome := "offline"
+	outcome := "queued"
 	if c.agents.Push(id, &pb.Push{Id: "scan-" + strconv.FormatInt(c.now().UnixNano(), 36),
 		Kind: &pb.Push_ScanNow{ScanNow: &pb.ScanNow{Reason: "requested in the console", RequestedBy: s.Username}}}) {
 		outcome = "sent"

@@ -14,7 +14,8 @@ import (
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
-// agentsOnline records pushes like the collector does for the devices it has streams for.
+// agentsOnline records pushes like the collector does for the devices it has streams for;
+// for the others the collector keeps the scan for their next heartbeat and reports false.
 type agentsOnline struct {
 	online map[string]bool
 	pushed []*pb.Push
@@ -28,7 +29,7 @@ func (a *agentsOnline) Push(id string, p *pb.Push) bool {
 	return true
 }
 
-func TestScanNowPushesToConnectedAgentsOnly(t *testing.T) {
+func TestScanNowPushesOrQueues(t *testing.T) {
 	h := newHarness(t, false)
 	agents := &agentsOnline{online: map[string]bool{devOnline: true}}
 	c, err := New(Options{Store: h.store, Now: h.clock.Now, Agents: agents})
@@ -67,8 +68,11 @@ func TestScanNowPushesToConnectedAgentsOnly(t *testing.T) {
 	}
 
 	res = h.post(cl, "/devices/"+devOffline+"/scan", url.Values{"csrf": {csrf}})
-	if res.Header.Get("Location") != "/devices/"+devOffline+"?scan=offline" || len(agents.pushed) != 1 {
+	if res.Header.Get("Location") != "/devices/"+devOffline+"?scan=queued" || len(agents.pushed) != 1 {
 		t.Fatalf("scan offline: %s, pushes %d", res.Header.Get("Location"), len(agents.pushed))
+	}
+	if !strings.Contains(h.get(cl, "/devices/"+devOffline+"?scan=queued").Body, "next heartbeat") {
+		t.Error("no queued notice shown")
 	}
 	if res := h.post(cl, "/devices/"+devOnline+"/scan", url.Values{"csrf": {"wrong"}}); res.StatusCode != http.StatusForbidden || len(agents.pushed) != 1 {
 		t.Fatalf("scan without CSRF token: %d", res.StatusCode)
@@ -77,7 +81,7 @@ func TestScanNowPushesToConnectedAgentsOnly(t *testing.T) {
 		t.Fatalf("scan of unknown device: %d", res.StatusCode)
 	}
 	log, _ := h.store.AuditLog(context.Background(), 10)
-	if log[0].Action != "device.scan_now" || log[0].Detail != "offline" || log[1].Target != devOnline || log[1].Detail != "sent" {
+	if log[0].Action != "device.scan_now" || log[0].Detail != "queued" || log[1].Target != devOnline || log[1].Detail != "sent" {
 		t.Fatalf("audit: %+v", log[:2])
 	}
 

@@ -2707,6 +2707,10 @@ type HeartbeatRequest struct {
 	ClockRollback *ClockRollback `protobuf:"bytes,8,opt,name=clock_rollback,json=clockRollback,proto3" json:"clock_rollback,omitempty"`
 	// Hex SHA-256 of each collector CA certificate the agent pins (at most 4).
 	PinnedCaSha256 []string `protobuf:"bytes,9,rep,name=pinned_ca_sha256,json=pinnedCaSha256,proto3" json:"pinned_ca_sha256,omitempty"`
+	// The catalog and policy versions the agent runs. When either differs from the collector's,
+	// the answer carries the update (agents without a push stream get updates this way).
+	CatalogVersion string `protobuf:"bytes,10,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
+	PolicyVersion  string `protobuf:"bytes,11,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -2804,6 +2808,20 @@ func (x *HeartbeatRequest) GetPinnedCaSha256() []string {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetCatalogVersion() string {
+	if x != nil {
+		return x.CatalogVersion
+	}
+	return ""
+}
+
+func (x *HeartbeatRequest) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
 type ClockRollback struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	From          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`       // the wall clock before the step (or the latest seen)
@@ -2879,8 +2897,12 @@ type HeartbeatResponse struct {
 	// The CA certificates the agent must pin, sent only when its pinned set differs (a CA
 	// rotation): the current CA first, then a staged next one or a previous one.
 	CaCertificatesDer [][]byte `protobuf:"bytes,3,rep,name=ca_certificates_der,json=caCertificatesDer,proto3" json:"ca_certificates_der,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Pushes for an agent without an open push stream (the collector caps how many it holds
+	// open): a catalog or policy update when the versions in the request differ, and a scan
+	// requested since the last heartbeat.
+	Pushes        []*Push `protobuf:"bytes,4,rep,name=pushes,proto3" json:"pushes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatResponse) Reset() {
@@ -2930,6 +2952,13 @@ func (x *HeartbeatResponse) GetHighestSequence() uint64 {
 func (x *HeartbeatResponse) GetCaCertificatesDer() [][]byte {
 	if x != nil {
 		return x.CaCertificatesDer
+	}
+	return nil
+}
+
+func (x *HeartbeatResponse) GetPushes() []*Push {
+	if x != nil {
+		return x.Pushes
 	}
 	return nil
 }
@@ -3649,7 +3678,7 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x16\n" +
 	"\x06stored\x18\x02 \x01(\bR\x06stored\x12\x1c\n" +
 	"\tduplicate\x18\x03 \x01(\bR\tduplicate\x12)\n" +
-	"\x10highest_sequence\x18\x04 \x01(\x04R\x0fhighestSequence\"\x83\x03\n" +
+	"\x10highest_sequence\x18\x04 \x01(\x04R\x0fhighestSequence\"\xd3\x03\n" +
 	"\x10HeartbeatRequest\x129\n" +
 	"\n" +
 	"agent_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tagentTime\x12#\n" +
@@ -3660,17 +3689,21 @@ const file_farmwatch_v1_farmwatch_proto_rawDesc = "" +
 	"\fagent_sha256\x18\x06 \x01(\tR\vagentSha256\x12%\n" +
 	"\x0eagent_platform\x18\a \x01(\tR\ragentPlatform\x12B\n" +
 	"\x0eclock_rollback\x18\b \x01(\v2\x1b.farmwatch.v1.ClockRollbackR\rclockRollback\x12(\n" +
-	"\x10pinned_ca_sha256\x18\t \x03(\tR\x0epinnedCaSha256\"\xb3\x01\n" +
+	"\x10pinned_ca_sha256\x18\t \x03(\tR\x0epinnedCaSha256\x12'\n" +
+	"\x0fcatalog_version\x18\n" +
+	" \x01(\tR\x0ecatalogVersion\x12%\n" +
+	"\x0epolicy_version\x18\v \x01(\tR\rpolicyVersion\"\xb3\x01\n" +
 	"\rClockRollback\x12.\n" +
 	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
 	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x124\n" +
 	"\anoticed\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\anoticed\x12\x10\n" +
-	"\x03how\x18\x04 \x01(\tR\x03how\"\xab\x01\n" +
+	"\x03how\x18\x04 \x01(\tR\x03how\"\xd7\x01\n" +
 	"\x11HeartbeatResponse\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12)\n" +
 	"\x10highest_sequence\x18\x02 \x01(\x04R\x0fhighestSequence\x12.\n" +
-	"\x13ca_certificates_der\x18\x03 \x03(\fR\x11caCertificatesDer\"\xaf\x01\n" +
+	"\x13ca_certificates_der\x18\x03 \x03(\fR\x11caCertificatesDer\x12*\n" +
+	"\x06pushes\x18\x04 \x03(\v2\x12.farmwatch.v1.PushR\x06pushes\"\xaf\x01\n" +
 	"\x0eGoodbyeRequest\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12*\n" +
 	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
@@ -3816,29 +3849,30 @@ var file_farmwatch_v1_farmwatch_proto_depIdxs = []int32{
 	40, // 38: farmwatch.v1.ClockRollback.to:type_name -> google.protobuf.Timestamp
 	40, // 39: farmwatch.v1.ClockRollback.noticed:type_name -> google.protobuf.Timestamp
 	40, // 40: farmwatch.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	40, // 41: farmwatch.v1.GoodbyeRequest.at:type_name -> google.protobuf.Timestamp
-	40, // 42: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
-	40, // 43: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
-	35, // 44: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
-	36, // 45: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
-	37, // 46: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
-	2,  // 47: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
-	27, // 48: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
-	29, // 49: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
-	4,  // 50: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
-	34, // 51: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
-	32, // 52: farmwatch.v1.AgentService.Goodbye:input_type -> farmwatch.v1.GoodbyeRequest
-	3,  // 53: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
-	28, // 54: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
-	31, // 55: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
-	5,  // 56: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
-	38, // 57: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
-	33, // 58: farmwatch.v1.AgentService.Goodbye:output_type -> farmwatch.v1.GoodbyeResponse
-	53, // [53:59] is the sub-list for method output_type
-	47, // [47:53] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	38, // 41: farmwatch.v1.HeartbeatResponse.pushes:type_name -> farmwatch.v1.Push
+	40, // 42: farmwatch.v1.GoodbyeRequest.at:type_name -> google.protobuf.Timestamp
+	40, // 43: farmwatch.v1.PolicyUpdate.updated:type_name -> google.protobuf.Timestamp
+	40, // 44: farmwatch.v1.Push.created:type_name -> google.protobuf.Timestamp
+	35, // 45: farmwatch.v1.Push.catalog:type_name -> farmwatch.v1.CatalogUpdate
+	36, // 46: farmwatch.v1.Push.policy:type_name -> farmwatch.v1.PolicyUpdate
+	37, // 47: farmwatch.v1.Push.scan_now:type_name -> farmwatch.v1.ScanNow
+	2,  // 48: farmwatch.v1.EnrollmentService.Enroll:input_type -> farmwatch.v1.EnrollRequest
+	27, // 49: farmwatch.v1.AgentService.UploadReport:input_type -> farmwatch.v1.UploadReportRequest
+	29, // 50: farmwatch.v1.AgentService.Heartbeat:input_type -> farmwatch.v1.HeartbeatRequest
+	4,  // 51: farmwatch.v1.AgentService.Renew:input_type -> farmwatch.v1.RenewRequest
+	34, // 52: farmwatch.v1.AgentService.Subscribe:input_type -> farmwatch.v1.SubscribeRequest
+	32, // 53: farmwatch.v1.AgentService.Goodbye:input_type -> farmwatch.v1.GoodbyeRequest
+	3,  // 54: farmwatch.v1.EnrollmentService.Enroll:output_type -> farmwatch.v1.EnrollResponse
+	28, // 55: farmwatch.v1.AgentService.UploadReport:output_type -> farmwatch.v1.UploadReportResponse
+	31, // 56: farmwatch.v1.AgentService.Heartbeat:output_type -> farmwatch.v1.HeartbeatResponse
+	5,  // 57: farmwatch.v1.AgentService.Renew:output_type -> farmwatch.v1.RenewResponse
+	38, // 58: farmwatch.v1.AgentService.Subscribe:output_type -> farmwatch.v1.Push
+	33, // 59: farmwatch.v1.AgentService.Goodbye:output_type -> farmwatch.v1.GoodbyeResponse
+	54, // [54:60] is the sub-list for method output_type
+	48, // [48:54] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_farmwatch_proto_init() }

@@ -104,6 +104,7 @@ func metricsRegistry(col *collector.Collector, st store.Store, ex *export.Export
 		})
 	}
 	m.GaugeFunc("farmwatch_agents_connected", "Agents with an open push stream.", func() float64 { return float64(len(col.Connected())) })
+	m.GaugeFunc("farmwatch_agent_connections", "Agent connections open (idle ones are closed after --idle-close).", func() float64 { return float64(col.OpenConnections()) })
 	var mu sync.Mutex
 	var cached store.Overview
 	var at time.Time

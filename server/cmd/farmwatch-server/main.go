@@ -233,6 +233,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limDeviceBurst := f.Int("limit-device-burst", 100, "burst of one device's calls")
 	settleEvery := f.Duration("settle-every", 15*time.Second, "recompute one device's location analysis and score at most this often; calls in between are coalesced (0: after every call)")
 	limGlobal := f.Float64("limit-report-rate", 0, "reports per second accepted from all agents (0: bounded by --limit-in-flight only)")
+	pushStreams := f.Int("push-streams", 1000, "push streams held open at most (each holds an agent's connection); agents past it get pushes with heartbeats (0: none)")
+	idleClose := f.Duration("idle-close", 5*time.Second, "close an agent connection with no call in flight for this long (0: never); memory then follows the agents talking, not the fleet")
 	geoDir := f.String("geoip", "", "directory with country.mmdb and asn.mmdb (default: DATA/geoip, then the installed copy, then ./var/geoip)")
 	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
 	geoASN := f.String("geoip-asn", "", "a MaxMind-format ASN database to use instead (e.g. GeoLite2-ASN.mmdb)")
@@ -268,6 +270,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("--settle-every: %s: want 0 to 1h", *settleEvery)}
 	case !(*limGlobal >= 0) || *limGlobal > 1e9:
 		return usageError{fmt.Errorf("--limit-report-rate: %v: want 0 (off) or a rate in reports per second", *limGlobal)}
+	case *pushStreams < 0 || *pushStreams > 1_000_000:
+		return usageError{fmt.Errorf("--push-streams: %d: want 0 to 1000000", *pushStreams)}
+	case *idleClose != 0 && (*idleClose < time.Second || *idleClose > 24*time.Hour):
+		return usageError{fmt.Errorf("--idle-close: %s: want 0 (never) or 1s to 24h", *idleClose)}
 	}
 	if *pprofAddr != "" {
 		if err := servePprof(*pprofAddr); err != nil {
@@ -331,7 +337,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}()
 	}
 	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Policy: pol, CollectorAt: collectorAt, OnEvent: onEvent,
-		Limits: collector.Limits{InFlight: *limInFlight, DeviceRate: *limDevice, DeviceBurst: *limDeviceBurst, GlobalRate: *limGlobal}, SettleEvery: *settleEvery})
+		Limits: collector.Limits{InFlight: *limInFlight, DeviceRate: *limDevice, DeviceBurst: *limDeviceBurst, GlobalRate: *limGlobal,
+			PushStreams: orNegative(*pushStreams), IdleClose: orNegative(*idleClose)}, SettleEvery: *settleEvery})
 	if err != nil {
 		return err
 	}
@@ -700,4 +707,13 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// orNegative maps a flag's 0 ("none", "never") to the -1 that collector.Limits reads that way
+// (its 0 means "default").
+func orNegative[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
