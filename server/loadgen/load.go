@@ -46,6 +46,9 @@ type Config struct {
 	// HeartbeatInterval, when set, makes every device also send a heartbeat that often
 	// (spread evenly: Devices/HeartbeatInterval heartbeats per second in all).
 	HeartbeatInterval time.Duration
+	// Subscribe makes every device also hold a push stream, as agents do; a stream the
+	// collector refuses (past its push-stream cap) is asked for again after its retry hint.
+	Subscribe bool
 	// Churn is the fraction of devices per minute whose connection is closed; their next call
 	// opens a new connection (a new TLS handshake), as an agent that restarts or roams does.
 	Churn float64
@@ -100,7 +103,10 @@ type Result struct {
 	// From the first attempt to the acknowledgement, back-pressure waits and retries included.
 	E2EP50         float64 `json:"e2e_p50_ms"`
 	E2EP99         float64 `json:"e2e_p99_ms"`
-	Heartbeats     uint64  `json:"heartbeats"` // answered, whole run
+	Heartbeats     uint64  `json:"heartbeats"`                     // answered, whole run
+	StreamsAsked   uint64  `json:"push_streams_asked,omitempty"`   // Subscribe calls made
+	StreamsRefused uint64  `json:"push_streams_refused,omitempty"` // RESOURCE_EXHAUSTED: past the collector's cap
+	Pushes         uint64  `json:"pushes,omitempty"`               // push messages received
 	HeartbeatsSec  float64 `json:"heartbeats_per_sec"`
 	Resyncs        uint64  `json:"resyncs"`     // start-up heartbeats of cached devices
 	Connections    uint64  `json:"connections"` // device connections opened
@@ -130,6 +136,10 @@ type device struct {
 	resync bool       // learn the collector's highest sequence before the first upload
 
 	busy atomic.Bool // held by whoever uses the device: upload, heartbeat, churn, eviction
+	// streaming is set while a push stream of the device is open or being asked for;
+	// nextSub is when the collector said to ask again (Unix nanoseconds).
+	streaming atomic.Bool
+	nextSub   atomic.Int64
 	// guarded by busy:
 	seq  uint64
 	conn *client.Conn
@@ -151,6 +161,8 @@ type gen struct {
 
 	acked, duplicates, backPressure, heartbeats, resyncs atomic.Uint64
 	started, skipped, conns, churnCloses, limitCloses    atomic.Uint64
+	streamsAsked, streamsRefused, pushes                 atomic.Uint64
+	catalogVersion, policyVersion                        atomic.Pointer[string] // as pushed
 
 	smu       sync.Mutex
 	errs      map[string]uint64
@@ -543,6 +555,7 @@ func (g *gen) connFor(d *device) (*client.Conn, error) {
 	if d.conn != nil {
 		g.lru.MoveToFront(d.elem)
 		g.mu.Unlock()
+		g.subscribe(d, d.conn)
 		return d.conn, nil
 	}
 	var victims []*device
@@ -572,7 +585,50 @@ func (g *gen) connFor(d *device) (*client.Conn, error) {
 	d.conn = conn
 	d.elem = g.lru.PushFront(d)
 	g.mu.Unlock()
+	g.subscribe(d, conn)
 	return conn, nil
+}
+
+// subscribe opens d's push stream when Subscribe is on, unless one is open or the collector
+// said to wait. The stream is read until it ends (its connection closes, or the collector
+// ends it); the catalog and policy it pushes set the versions later streams ask with.
+func (g *gen) subscribe(d *device, conn *client.Conn) {
+	if !g.cfg.Subscribe || time.Now().UnixNano() < d.nextSub.Load() || !d.streaming.CompareAndSwap(false, true) {
+		return
+	}
+	version := func(p *atomic.Pointer[string]) string {
+		if v := p.Load(); v != nil {
+			return *v
+		}
+		return ""
+	}
+	go func() {
+		defer d.streaming.Store(false)
+		stream, err := conn.Subscribe(context.Background(), &pb.SubscribeRequest{AgentVersion: g.cfg.AgentVersion,
+			CatalogVersion: version(&g.catalogVersion), PolicyVersion: version(&g.policyVersion)})
+		if err == nil {
+			g.streamsAsked.Add(1)
+			for {
+				var p *pb.Push
+				if p, err = stream.Recv(); err != nil {
+					break
+				}
+				g.pushes.Add(1)
+				if v := p.GetCatalog().GetVersion(); v != "" {
+					g.catalogVersion.Store(&v)
+				}
+				if v := p.GetPolicy().GetVersion(); v != "" {
+					g.policyVersion.Store(&v)
+				}
+			}
+		}
+		wait := time.Second
+		if st := status.Convert(err); st.Code() == codes.ResourceExhausted {
+			g.streamsRefused.Add(1)
+			wait = retryDelay(st)
+		}
+		d.nextSub.Store(time.Now().Add(wait).UnixNano())
+	}()
 }
 
 // closeConn closes d's connection; the caller holds d.
@@ -707,16 +763,13 @@ func (g *gen) heartbeatLoop(stop context.Context, begin time.Time, inflight *syn
 					defer inflight.Done()
 					defer func() { <-slots }()
 					defer d.busy.Store(false)
-					if d.resync {
-						return // its first upload resyncs it
-					}
 					conn, err := g.connFor(d)
 					if err != nil {
 						g.countErr("dial", codes.Unknown)
 						return
 					}
 					cctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
-					_, err = conn.Heartbeat(cctx, g.heartbeat(d))
+					resp, err := conn.Heartbeat(cctx, g.heartbeat(d))
 					cancel()
 					if err != nil {
 						if status.Code(err) == codes.ResourceExhausted {
@@ -727,6 +780,11 @@ func (g *gen) heartbeatLoop(stop context.Context, begin time.Time, inflight *syn
 						return
 					}
 					g.heartbeats.Add(1)
+					if d.resync { // a cached identity learns where the collector is
+						d.seq = max(d.seq, resp.GetHighestSequence())
+						d.resync = false
+						g.resyncs.Add(1)
+					}
 				}()
 			}
 		}
@@ -798,6 +856,7 @@ func (g *gen) fill(r *Result) {
 		r.Errors[k] = v
 	}
 	r.Heartbeats, r.Resyncs = g.heartbeats.Load(), g.resyncs.Load()
+	r.StreamsAsked, r.StreamsRefused, r.Pushes = g.streamsAsked.Load(), g.streamsRefused.Load(), g.pushes.Load()
 	r.Connections, r.ChurnCloses, r.LimitCloses = g.conns.Load(), g.churnCloses.Load(), g.limitCloses.Load()
 	if win > 0 {
 		r.Throughput = float64(g.ackedWin) / win

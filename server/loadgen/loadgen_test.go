@@ -16,7 +16,7 @@ import (
 )
 
 // startCollector runs a real collector in-process: TLS listener on loopback, SQLite in dir.
-func startCollector(t *testing.T, dir string) (addr string, caPEM []byte, secret string, st *store.SQLite) {
+func startCollector(t *testing.T, dir string, opts ...func(*collector.Options)) (addr string, caPEM []byte, secret string, st *store.SQLite) {
 	t.Helper()
 	ctx := context.Background()
 	ca, _, err := pki.LoadOrCreate(dir, time.Now())
@@ -27,7 +27,11 @@ func startCollector(t *testing.T, dir string) (addr string, caPEM []byte, secret
 	if err != nil {
 		t.Fatal(err)
 	}
-	col, err := collector.New(collector.Options{Store: st, CA: ca})
+	o := collector.Options{Store: st, CA: ca}
+	for _, f := range opts {
+		f(&o)
+	}
+	col, err := collector.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,5 +143,26 @@ func TestLoadAgainstCollector(t *testing.T) {
 				t.Errorf("device %s: collector finding %s/%s: the load is not behaving as an agent", id, f.Signal, f.Key)
 			}
 		}
+	}
+}
+
+// With -subscribe every simulated device asks for a push stream; past the collector's cap the
+// refusals are counted and the load goes on.
+func TestLoadSubscribesPastTheStreamCap(t *testing.T) {
+	addr, caPEM, secret, _ := startCollector(t, t.TempDir(), func(o *collector.Options) { o.Limits.PushStreams = 2 })
+	corpus, err := loadgen.LoadCorpus("../eval/testdata/scenarios", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := loadgen.Run(context.Background(), loadgen.Config{Server: addr, CAPEM: caPEM, Secret: secret, Corpus: corpus, Devices: 5,
+		Concurrency: 2, Warmup: 200 * time.Millisecond, Duration: time.Second, HeartbeatInterval: time.Second, Subscribe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Errors) > 0 || r.AckedWindow == 0 {
+		t.Fatalf("errors %v, acknowledged in the window %d", r.Errors, r.AckedWindow)
+	}
+	if r.StreamsAsked < 5 || r.StreamsRefused < 3 || r.Pushes < 2 {
+		t.Fatalf("push streams: %d asked, %d refused, %d pushes; want 5+, 3+ (cap 2) and the catalog pushed to the 2 held", r.StreamsAsked, r.StreamsRefused, r.Pushes)
 	}
 }

@@ -28,6 +28,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	p("latency            p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (acknowledged uploads in the window)", r.LatencyP50, r.LatencyP90, r.LatencyP99, r.LatencyMax)
 	p("  with retries     p50 %.1f ms, p99 %.1f ms (first attempt to acknowledgement, back-pressure waits included)", r.E2EP50, r.E2EP99)
 	p("heartbeats         %d answered, %.1f/s in the window", r.Heartbeats, r.HeartbeatsSec)
+	if r.StreamsAsked > 0 {
+		p("push streams       %d asked for, %d refused past the collector's cap (asked again after its hint), %d pushes received", r.StreamsAsked, r.StreamsRefused, r.Pushes)
+	}
 	p("connections        %d opened (%d closed by churn, %d by the connection limit), %d cached devices resynced", r.Connections, r.ChurnCloses, r.LimitCloses, r.Resyncs)
 	if r.LoadgenCPUSecs > 0 {
 		p("load generator     %.1f s CPU", r.LoadgenCPUSecs)

@@ -86,6 +86,7 @@ func runErr(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.DurationVar(&c.Warmup, "warmup", 10*time.Second, "load before the measured window (connections and handshakes, caches)")
 	f.BoolVar(&o.heartbeats, "heartbeats", false, "also send heartbeats, one per device per -heartbeat-interval")
 	f.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", time.Minute, "with -heartbeats: each device's heartbeat period")
+	f.BoolVar(&c.Subscribe, "subscribe", false, "every device also holds a push stream, as agents do (refused past the collector's --push-streams, then asked for again after its hint)")
 	f.Float64Var(&c.Churn, "churn", 0, "fraction of the devices per minute that disconnect and reconnect (a new connection and TLS handshake)")
 	f.IntVar(&c.EnrollConcurrency, "enroll-concurrency", 8, "enrollments in flight")
 	f.StringVar(&c.StateDir, "state", "", "directory caching the enrolled identities (keys, certificates, sequences): later runs against the same collector skip enrollment")
