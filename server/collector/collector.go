@@ -99,6 +99,8 @@ type Collector struct {
 	certs       certCache
 	obsMu       sync.Mutex
 	obs         map[string]observation
+	healthMu    sync.Mutex
+	health      map[string]healthSeen
 
 	mu           sync.Mutex
 	streams      map[string]chan *pb.Push

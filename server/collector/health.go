@@ -62,10 +62,14 @@ func pinnedSet(fps []string) string {
 // clock rollback it carried; it says whether findings changed.
 func (c *Collector) agentHealth(ctx context.Context, id string, h store.AgentHealth, r *pb.ClockRollback) (bool, error) {
 	now := c.now()
+	if r == nil && c.sameHealth(id, h, now) {
+		return false, nil
+	}
 	prev, err := c.store.SetAgentHealth(ctx, id, h)
 	if err != nil {
 		return false, err
 	}
+	c.rememberHealth(id, h, now)
 	changed := false
 	if h.Evicted > prev.Evicted {
 		changed = true
@@ -262,4 +266,29 @@ func (c *Collector) WatchSilence(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// healthSeen is the health a device's last heartbeat carried here, and when it was stored.
+type healthSeen struct {
+	h  store.AgentHealth
+	at time.Time
+}
+
+// sameHealth says whether a heartbeat repeats what this collector stored for the device less
+// than ObserveRefresh ago: most heartbeats, which then cost no store call. (The refresh bounds
+// how long a change recorded by another replica can hide a change back.)
+func (c *Collector) sameHealth(id string, h store.AgentHealth, now time.Time) bool {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	seen, ok := c.health[id]
+	return ok && seen.h == h && now.Sub(seen.at) < ObserveRefresh
+}
+
+func (c *Collector) rememberHealth(id string, h store.AgentHealth, now time.Time) {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	if c.health == nil {
+		c.health = map[string]healthSeen{}
+	}
+	c.health[id] = healthSeen{h: h, at: now}
 }
