@@ -157,6 +157,13 @@ func (r *Runner) Sync(ctx context.Context) error {
 	return nil
 }
 
+// Log messages other programs read (the fault tests count scans in a child agent's log): keep
+// them stable.
+const (
+	LogScanSpooled = "scan spooled"
+	LogScanFailed  = "scan failed"
+)
+
 // ScanOnce runs one scan and spools its report, returning the sequence it got.
 func (r *Runner) ScanOnce(ctx context.Context) (uint64, error) {
 	rep, err := r.Scanner.Scan(ctx)
@@ -170,7 +177,7 @@ func (r *Runner) ScanOnce(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("spool report: %w", err)
 	}
-	r.Log.Info("scan spooled", "sequence", seq, "summary", scan.Summary(rep))
+	r.Log.Info(LogScanSpooled, "sequence", seq, "summary", scan.Summary(rep))
 	return seq, nil
 }
 
@@ -274,7 +281,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		}
 		if _, err := r.ScanOnce(ctx); err != nil {
-			r.Log.Error("scan failed", "why", why, "err", err)
+			r.Log.Error(LogScanFailed, "why", why, "err", err)
 			return
 		}
 		kick()

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/farmwatch/farmwatch/agent/runner"
 )
 
 // diskFull is scenario 4: the agent's state directory is a small tmpfs, filled to ENOSPC
@@ -100,7 +102,7 @@ func diskFull(ctx context.Context, o *options, r *result) error {
 	}
 	r.kills++
 	startsBefore := countInFile(agentLog, "agent-child running")
-	attemptsBefore := countInFile(agentLog, "scan spooled") + countInFile(agentLog, "scan failed")
+	attemptsBefore := countInFile(agentLog, runner.LogScanSpooled) + countInFile(agentLog, runner.LogScanFailed)
 	if p, err = startChild(o, agentLog, stateDir, "-interval", "50ms", "-heartbeat", "1s"); err != nil {
 		return err
 	}
@@ -109,7 +111,7 @@ func diskFull(ctx context.Context, o *options, r *result) error {
 			return true, nil
 		}
 		return countInFile(agentLog, "agent-child running") > startsBefore &&
-			countInFile(agentLog, "scan spooled")+countInFile(agentLog, "scan failed")-attemptsBefore >= 3, nil
+			countInFile(agentLog, runner.LogScanSpooled)+countInFile(agentLog, runner.LogScanFailed)-attemptsBefore >= 3, nil
 	}); err != nil {
 		return err
 	}

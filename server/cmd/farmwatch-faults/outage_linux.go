@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/farmwatch/farmwatch/agent/runner"
 	"github.com/farmwatch/farmwatch/server/store"
 )
 
@@ -62,7 +63,7 @@ func outage(ctx context.Context, o *options, r *result) error {
 		if !p.alive() {
 			return false, fmt.Errorf("agent exited: %v", p.err)
 		}
-		return countInFile(agentLog, `msg="scan spooled"`) >= want, nil
+		return countInFile(agentLog, `msg="`+runner.LogScanSpooled+`"`) >= want, nil
 	}); err != nil {
 		return err
 	}
