@@ -215,6 +215,7 @@ func (c *Collector) Server(tlsConf *tls.Config) *grpc.Server {
 		grpc.ReadBufferSize(8<<10),
 		grpc.WriteBufferSize(8<<10),
 		grpc.SharedWriteBuffer(true),
+		grpc.ConnectionTimeout(10*time.Second), // the TLS handshake
 		grpc.InitialConnWindowSize(64<<10),
 		grpc.InitialWindowSize(64<<10),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: c.limits.l.IdleClose}),

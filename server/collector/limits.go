@@ -35,9 +35,12 @@ type Limits struct {
 	// past it get their pushes with heartbeats.
 	PushStreams int
 	// IdleClose closes an agent connection with no call in flight for this long (default
-	// 5 s; negative: never), so that memory follows the agents talking now, not the fleet.
+	// 2 s; negative: never), so that memory follows the agents talking now, not the fleet.
 	// An open push stream is a call in flight.
 	IdleClose time.Duration
+	// MaxConnections caps the agent connections open at once (default 10,000); past it new
+	// connections wait to be accepted.
+	MaxConnections int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -58,9 +61,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	switch {
 	case l.IdleClose == 0:
-		l.IdleClose = 5 * time.Second
+		l.IdleClose = 2 * time.Second
 	case l.IdleClose < 0:
 		l.IdleClose = 0
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = 10_000
 	}
 	if l.GlobalRate > 0 && l.GlobalBurst <= 0 {
 		l.GlobalBurst = max(1, int(l.GlobalRate))

@@ -201,3 +201,34 @@ func TestReconnectResumesTheTLSSession(t *testing.T) {
 		t.Fatal("resumed a session after the certificate changed")
 	}
 }
+
+// At MaxConnections the collector accepts no more connections until one closes.
+func TestConnectionCap(t *testing.T) {
+	c := startCollector(t, t.TempDir(), "127.0.0.1:0", func(o *collector.Options) { o.Limits.MaxConnections = 1 })
+	a, b := enrollAgent(t, c, c.secret("a")), enrollAgent(t, c, c.secret("b"))
+	// Enrollment's connections close after the idle close.
+	waitFor(t, "enrollment connections closed", func() bool { return c.col.OpenConnections() == 0 })
+	ctx := ctxT(t)
+	holding, cancel := context.WithCancel(ctx)
+	stream, err := agentConn(t, a).Subscribe(holding, &pb.SubscribeRequest{CatalogVersion: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	connB := agentConn(t, b)
+	short, stop := context.WithTimeout(ctx, 1500*time.Millisecond)
+	_, err = connB.Heartbeat(short, &pb.HeartbeatRequest{})
+	stop()
+	if err == nil {
+		t.Fatal("a second connection was served past a cap of 1")
+	}
+	if n := c.col.OpenConnections(); n != 1 {
+		t.Fatalf("%d connections open, want 1", n)
+	}
+	cancel() // the stream ends; its connection closes after the idle close
+	if _, err := connB.Heartbeat(ctx, &pb.HeartbeatRequest{}, grpc.WaitForReady(true)); err != nil {
+		t.Fatalf("heartbeat once a slot is free: %v", err)
+	}
+}

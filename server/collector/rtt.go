@@ -12,10 +12,16 @@ import (
 // connTracker remembers the accepted connections of a listener by remote address, so that a
 // call's peer can be mapped back to its TCP connection and the kernel asked for the round trip
 // it measured on it. The measurement is the collector's own: nothing the device says enters it.
+// It also caps the connections open at once (Limits.MaxConnections): at the cap, Accept waits
+// for one to close and new ones wait in the kernel's backlog, so a fleet reconnecting at once
+// cannot take the collector's memory.
 type connTracker struct {
 	net.Listener
-	mu    sync.Mutex
-	conns map[string]net.Conn
+	slots     chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+	mu        sync.Mutex
+	conns     map[string]net.Conn
 }
 
 type trackedConn struct {
@@ -31,13 +37,20 @@ func (c *trackedConn) Close() error {
 			delete(c.t.conns, c.RemoteAddr().String())
 		}
 		c.t.mu.Unlock()
+		<-c.t.slots
 	})
 	return c.Conn.Close()
 }
 
 func (t *connTracker) Accept() (net.Conn, error) {
+	select {
+	case t.slots <- struct{}{}:
+	case <-t.closed:
+		return nil, net.ErrClosed
+	}
 	c, err := t.Listener.Accept()
 	if err != nil {
+		<-t.slots
 		return nil, err
 	}
 	tc := &trackedConn{Conn: c, t: t}
@@ -45,6 +58,11 @@ func (t *connTracker) Accept() (net.Conn, error) {
 	t.conns[c.RemoteAddr().String()] = tc
 	t.mu.Unlock()
 	return tc, nil
+}
+
+func (t *connTracker) Close() error {
+	t.closeOnce.Do(func() { close(t.closed) })
+	return t.Listener.Close()
 }
 
 func (t *connTracker) lookup(addr string) net.Conn {
@@ -59,7 +77,7 @@ func (t *connTracker) lookup(addr string) net.Conn {
 // Listen wraps the gRPC listener so that the collector can measure each device's round trip.
 // Serve the collector's gRPC server on the returned listener.
 func (c *Collector) Listen(l net.Listener) net.Listener {
-	t := &connTracker{Listener: l, conns: map[string]net.Conn{}}
+	t := &connTracker{Listener: l, conns: map[string]net.Conn{}, slots: make(chan struct{}, c.limits.l.MaxConnections), closed: make(chan struct{})}
 	c.mu.Lock()
 	c.trackers = append(c.trackers, t)
 	c.mu.Unlock()

@@ -234,7 +234,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	settleEvery := f.Duration("settle-every", 15*time.Second, "recompute one device's location analysis and score at most this often; calls in between are coalesced (0: after every call)")
 	limGlobal := f.Float64("limit-report-rate", 0, "reports per second accepted from all agents (0: bounded by --limit-in-flight only)")
 	pushStreams := f.Int("push-streams", 1000, "push streams held open at most (each holds an agent's connection); agents past it get pushes with heartbeats (0: none)")
-	idleClose := f.Duration("idle-close", 5*time.Second, "close an agent connection with no call in flight for this long (0: never); memory then follows the agents talking, not the fleet")
+	maxConns := f.Int("max-connections", 10_000, "agent connections open at once; past it new ones wait to be accepted (each costs about 60-90 KB; the open-file limit must be higher)")
+	idleClose := f.Duration("idle-close", 2*time.Second, "close an agent connection with no call in flight for this long (0: never); memory then follows the agents talking, not the fleet")
 	geoDir := f.String("geoip", "", "directory with country.mmdb and asn.mmdb (default: DATA/geoip, then the installed copy, then ./var/geoip)")
 	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
 	geoASN := f.String("geoip-asn", "", "a MaxMind-format ASN database to use instead (e.g. GeoLite2-ASN.mmdb)")
@@ -272,6 +273,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("--limit-report-rate: %v: want 0 (off) or a rate in reports per second", *limGlobal)}
 	case *pushStreams < 0 || *pushStreams > 1_000_000:
 		return usageError{fmt.Errorf("--push-streams: %d: want 0 to 1000000", *pushStreams)}
+	case *maxConns < 1 || *maxConns > 10_000_000:
+		return usageError{fmt.Errorf("--max-connections: %d: want 1 to 10000000", *maxConns)}
 	case *idleClose != 0 && (*idleClose < time.Second || *idleClose > 24*time.Hour):
 		return usageError{fmt.Errorf("--idle-close: %s: want 0 (never) or 1s to 24h", *idleClose)}
 	}
@@ -338,7 +341,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	col, err := collector.New(collector.Options{Store: st, CA: ca, Logger: log, CertTTL: *certTTL, Geo: geo, GeoDisabled: geoDisabled, Policy: pol, CollectorAt: collectorAt, OnEvent: onEvent,
 		Limits: collector.Limits{InFlight: *limInFlight, DeviceRate: *limDevice, DeviceBurst: *limDeviceBurst, GlobalRate: *limGlobal,
-			PushStreams: orNegative(*pushStreams), IdleClose: orNegative(*idleClose)}, SettleEvery: *settleEvery})
+			PushStreams: orNegative(*pushStreams), IdleClose: orNegative(*idleClose), MaxConnections: *maxConns}, SettleEvery: *settleEvery})
 	if err != nil {
 		return err
 	}
