@@ -77,7 +77,11 @@ func (t *connTracker) lookup(addr string) net.Conn {
 // Listen wraps the gRPC listener so that the collector can measure each device's round trip.
 // Serve the collector's gRPC server on the returned listener.
 func (c *Collector) Listen(l net.Listener) net.Listener {
-	t := &connTracker{Listener: l, conns: map[string]net.Conn{}, slots: make(chan struct{}, c.limits.l.MaxConnections), closed: make(chan struct{})}
+	limits := Limits{}.withDefaults()
+	if c.limits != nil {
+		limits = c.limits.l
+	}
+	t := &connTracker{Listener: l, conns: map[string]net.Conn{}, slots: make(chan struct{}, limits.MaxConnections), closed: make(chan struct{})}
 	c.mu.Lock()
 	c.trackers = append(c.trackers, t)
 	c.mu.Unlock()
