@@ -54,7 +54,7 @@ func TestPostgresReplicasIngestConcurrently(t *testing.T) {
 		t.Cleanup(func() { replicas[i].Close() })
 	}
 	var migrations int
-	if err := replicas[0].pool.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&migrations); err != nil || migrations != 9 {
+	if err := replicas[0].pool.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&migrations); err != nil || migrations != 10 {
 		t.Fatalf("schema_migrations: %d rows, %v", migrations, err)
 	}
 
@@ -218,7 +218,7 @@ func TestPostgresMigrationsConcurrentAndVersioned(t *testing.T) {
 	}
 	s := openPGTest(t, dsn)
 	var n, top int
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &top); err != nil || n != 9 || top != 9 {
+	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &top); err != nil || n != 10 || top != 10 {
 		t.Fatalf("schema_migrations: %d rows up to %d, %v", n, top, err)
 	}
 	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)`); err != nil {

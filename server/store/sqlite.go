@@ -33,6 +33,8 @@ var sqliteMigrations embed.FS
 type SQLite struct {
 	w   *sql.DB
 	r   *sql.DB
+	wc  *stmtCache // statements on the writer, learnt after the transactions that used them
+	rc  *stmtCache // statements on the readers
 	log *slog.Logger
 
 	relaxedJobs chan *relaxedJob
@@ -76,7 +78,8 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLite,
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &SQLite{w: w, r: r, log: logger, relaxedJobs: make(chan *relaxedJob, MaxRelaxedBatch), closing: make(chan struct{}), relaxedDone: make(chan struct{})}
+	r.SetMaxIdleConns(4) // kept open, with the statements prepared on them
+	s := &SQLite{w: w, r: r, wc: &stmtCache{db: w}, rc: &stmtCache{db: r}, log: logger, relaxedJobs: make(chan *relaxedJob, MaxRelaxedBatch), closing: make(chan struct{}), relaxedDone: make(chan struct{})}
 	go s.runRelaxed()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -90,6 +93,8 @@ func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.relaxedDone
+		s.wc.close()
+		s.rc.close()
 	})
 	return errors.Join(s.r.Close(), s.w.Close())
 }
@@ -177,7 +182,7 @@ func scanSecret(sc interface{ Scan(...any) error }) (EnrollSecret, error) {
 }
 
 func (s *SQLite) EnrollSecrets(ctx context.Context) ([]EnrollSecret, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+secretCols+` FROM enroll_secrets ORDER BY created_at, name`)
+	rows, err := s.query(ctx, `SELECT `+secretCols+` FROM enroll_secrets ORDER BY created_at, name`)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +199,7 @@ func (s *SQLite) EnrollSecrets(ctx context.Context) ([]EnrollSecret, error) {
 }
 
 func (s *SQLite) EnrollSecretByHash(ctx context.Context, hash []byte) (EnrollSecret, error) {
-	e, err := scanSecret(s.r.QueryRowContext(ctx, `SELECT `+secretCols+` FROM enroll_secrets WHERE hash = ?`, hash))
+	e, err := scanSecret(s.queryRow(ctx, `SELECT `+secretCols+` FROM enroll_secrets WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, ErrNotFound
 	}
@@ -290,7 +295,7 @@ func (s *SQLite) AddCertificate(ctx context.Context, c Certificate) error {
 func (s *SQLite) CertificateStatus(ctx context.Context, serial string) (Certificate, error) {
 	var c Certificate
 	var nb, na, issued, revoked, devRevoked int64
-	err := s.r.QueryRowContext(ctx, `SELECT c.serial, c.device_id, c.not_before, c.not_after, c.issued_at, c.revoked_at, d.revoked_at
+	err := s.queryRow(ctx, `SELECT c.serial, c.device_id, c.not_before, c.not_after, c.issued_at, c.revoked_at, d.revoked_at
 		FROM certificates c JOIN devices d ON d.id = c.device_id WHERE c.serial = ?`, serial).
 		Scan(&c.Serial, &c.DeviceID, &nb, &na, &issued, &revoked, &devRevoked)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -348,7 +353,7 @@ func (s *SQLite) IngestReports(ctx context.Context, batch []Ingest) ([]IngestRes
 		return nil, nil, err
 	}
 	defer tx.Rollback()
-	ct := newCachedTx(tx)
+	ct := s.newCachedTx(tx)
 	defer ct.close()
 	for i, in := range batch {
 		res[i], errs[i] = ingestTx(ctx, ct, in)
@@ -359,6 +364,7 @@ func (s *SQLite) IngestReports(ctx context.Context, batch []Ingest) ([]IngestRes
 	if err := tx.Commit(); err != nil {
 		return nil, nil, err
 	}
+	s.wc.learn(ctx, ct.fresh)
 	return res, errs, nil
 }
 
@@ -369,8 +375,11 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 	rep := in.Report
 	seq := rep.GetSequence()
 	var highest uint64
-	var revoked int64
-	err := tx.QueryRowContext(ctx, `SELECT highest_sequence, revoked_at FROM devices WHERE id = ?`, in.DeviceID).Scan(&highest, &revoked)
+	var revoked, lastSeen int64
+	var hostname string
+	var findings int
+	err := tx.QueryRowContext(ctx, `SELECT highest_sequence, revoked_at, last_seen, hostname, findings_count FROM devices WHERE id = ?`, in.DeviceID).
+		Scan(&highest, &revoked, &lastSeen, &hostname, &findings)
 	if errors.Is(err, sql.ErrNoRows) {
 		return res, fmt.Errorf("device %s: %w", in.DeviceID, ErrNotFound)
 	}
@@ -414,18 +423,29 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 		res.GapBefore = seq - highest - 1
 	}
 	if seq > highest {
-		if err := replaceFindings(ctx, tx, in.DeviceID, seq, rep.GetFindings(), in.Received); err != nil {
+		others, err := replaceFindings(ctx, tx, in.DeviceID, seq, rep.GetFindings(), in.Received)
+		if err != nil {
 			return res, err
 		}
 		host := rep.GetFacts().GetHost()
-		_, err = tx.ExecContext(ctx, `UPDATE devices SET highest_sequence = ?, reports = reports + 1,
-			findings_count = ? + (SELECT COUNT(*) FROM findings WHERE device_id = devices.id AND source <> 'agent'), facts_received = ?,
-			last_seen = MAX(last_seen, ?), last_address = ?, agent_version = ?,
-			hostname = CASE WHEN ? <> '' THEN ? ELSE hostname END,
-			os_version = CASE WHEN ? <> '' THEN ? ELSE os_version END
-			WHERE id = ?`,
-			int64(seq), len(rep.GetFindings()), ms(in.Received), ms(in.Received), in.Address, rep.GetAgentVersion(),
-			host.GetHostname(), host.GetHostname(), host.GetOsVersion(), host.GetOsVersion(), in.DeviceID)
+		set := `highest_sequence = ?, reports = reports + 1, facts_received = ?, last_address = ?, agent_version = ?,
+			os_version = CASE WHEN ? <> '' THEN ? ELSE os_version END`
+		args := []any{int64(seq), ms(in.Received), in.Address, rep.GetAgentVersion(), host.GetOsVersion(), host.GetOsVersion()}
+		// An UPDATE rewrites the index entries of every column it sets, changed or not: the
+		// indexed last_seen, hostname and findings_count are set only when they change.
+		if ms(in.Received) > lastSeen {
+			set += `, last_seen = ?`
+			args = append(args, ms(in.Received))
+		}
+		if h := host.GetHostname(); h != "" && h != hostname {
+			set += `, hostname = ?`
+			args = append(args, h)
+		}
+		if n := len(rep.GetFindings()) + others; n != findings {
+			set += `, findings_count = ?`
+			args = append(args, n)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET `+set+` WHERE id = ?`, append(args, in.DeviceID)...)
 		if err != nil {
 			return res, fmt.Errorf("update device %s: %w", in.DeviceID, err)
 		}
@@ -447,22 +467,34 @@ type txConn interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// cachedTx prepares each statement once per transaction: a batch of reports runs the same
-// dozen statements hundreds of times, and parsing SQL was a third of the ingest's CPU.
+// cachedTx runs each statement prepared: a batch of reports runs the same dozen statements
+// hundreds of times, and parsing SQL was a third of the ingest's CPU. Statements the writer
+// cache holds are reused from it; the others are prepared for this transaction and listed in
+// fresh, for the cache to learn once the transaction is over.
 type cachedTx struct {
 	tx    *sql.Tx
+	cache *stmtCache
 	stmts map[string]*sql.Stmt
+	fresh []string
 }
 
-func newCachedTx(tx *writerTx) *cachedTx { return &cachedTx{tx: tx.Tx, stmts: map[string]*sql.Stmt{}} }
+func (s *SQLite) newCachedTx(tx *writerTx) *cachedTx {
+	return &cachedTx{tx: tx.Tx, cache: s.wc, stmts: map[string]*sql.Stmt{}}
+}
 
 func (c *cachedTx) prep(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := c.stmts[q]; ok {
 		return st, nil
 	}
-	st, err := c.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if p := c.cache.cached(q); p != nil {
+		st = c.tx.StmtContext(ctx, p)
+	} else {
+		var err error
+		if st, err = c.tx.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		c.fresh = append(c.fresh, q)
 	}
 	c.stmts[q] = st
 	return st, nil
@@ -499,8 +531,9 @@ func (c *cachedTx) close() {
 }
 
 // replaceFindings makes the device's current findings those of report seq, keeping first_seen
-// of findings (by key) that were already current.
-func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) error {
+// of findings (by key) that were already current. It returns how many findings of the device
+// are the collector's (not replaced by one of the report's).
+func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) (int, error) {
 	// Most reports repeat the findings of the one before: those rows only get the new sequence
 	// and last_seen (no index changes); only new, changed and vanished findings are written.
 	type row struct {
@@ -510,21 +543,26 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		conf                           float64
 	}
 	prev := map[string]row{}
-	rows, err := tx.QueryContext(ctx, `SELECT key, first_seen, signal, severity, confidence, title, attack, detector, evidence FROM findings WHERE device_id = ? AND source = 'agent'`, deviceID)
+	var others []string // keys of the collector's findings
+	rows, err := tx.QueryContext(ctx, `SELECT key, source, first_seen, signal, severity, confidence, title, attack, detector, evidence FROM findings WHERE device_id = ?`, deviceID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for rows.Next() {
-		var k string
+		var k, source string
 		var r row
-		if err := rows.Scan(&k, &r.first, &r.signal, &r.sev, &r.conf, &r.title, &r.attack, &r.det, &r.ev); err != nil {
+		if err := rows.Scan(&k, &source, &r.first, &r.signal, &r.sev, &r.conf, &r.title, &r.attack, &r.det, &r.ev); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
-		prev[k] = r
+		if source == "agent" {
+			prev[k] = r
+		} else {
+			others = append(others, k)
+		}
 	}
 	if err := rows.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	// A finding the agent sends under a key the collector already uses is the agent's now.
 	const upsert = `INSERT INTO findings (device_id, key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source)
@@ -538,7 +576,7 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		key := FindingKey(f)
 		ev, err := json.Marshal(f.GetEvidence())
 		if err != nil {
-			return err
+			return 0, err
 		}
 		first := ms(f.GetFirstSeen().AsTime())
 		if f.GetFirstSeen() == nil {
@@ -552,22 +590,28 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		if had && !seen[key] && p.first <= first && p.signal == f.GetSignal() && p.sev == int32(f.GetSeverity()) && p.conf == f.GetConfidence() &&
 			p.title == f.GetTitle() && p.attack == f.GetAttack() && p.det == f.GetDetector() && p.ev == string(ev) {
 			if _, err := tx.ExecContext(ctx, touch, int64(seq), last, deviceID, key); err != nil {
-				return fmt.Errorf("store finding %s: %w", key, err)
+				return 0, fmt.Errorf("store finding %s: %w", key, err)
 			}
 		} else if _, err := tx.ExecContext(ctx, upsert, deviceID, key, int64(seq), f.GetSignal(), int32(f.GetSeverity()), f.GetConfidence(),
 			f.GetTitle(), f.GetAttack(), f.GetDetector(), string(ev), first, last); err != nil {
-			return fmt.Errorf("store finding %s: %w", key, err)
+			return 0, fmt.Errorf("store finding %s: %w", key, err)
 		}
 		seen[key] = true
 	}
 	for k := range prev {
 		if !seen[k] {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ? AND key = ?`, deviceID, k); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	return nil
+	kept := 0
+	for _, k := range others {
+		if !seen[k] {
+			kept++
+		}
+	}
+	return kept, nil
 }
 
 // firstSeenByKey maps the keys of the device findings that match where to their first_seen,
@@ -764,7 +808,7 @@ func (s *SQLite) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, er
 }
 
 func (s *SQLite) Device(ctx context.Context, id string) (Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	d, err := scanDevice(s.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("device %s: %w", id, ErrNotFound)
 	}
@@ -772,7 +816,7 @@ func (s *SQLite) Device(ctx context.Context, id string) (Device, error) {
 }
 
 func (s *SQLite) Findings(ctx context.Context, deviceID string) ([]Finding, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source
+	rows, err := s.query(ctx, `SELECT key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source
 		FROM findings WHERE device_id = ? ORDER BY severity DESC, signal, key`, deviceID)
 	if err != nil {
 		return nil, err
@@ -800,7 +844,7 @@ func (s *SQLite) Findings(ctx context.Context, deviceID string) ([]Finding, erro
 func (s *SQLite) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Time, error) {
 	var body []byte
 	var received int64
-	err := s.r.QueryRowContext(ctx, `SELECT r.body, d.facts_received FROM devices d
+	err := s.queryRow(ctx, `SELECT r.body, d.facts_received FROM devices d
 		LEFT JOIN reports r ON r.device_id = d.id AND r.sequence = d.highest_sequence WHERE d.id = ?`, deviceID).Scan(&body, &received)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, time.Time{}, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
@@ -819,7 +863,7 @@ func (s *SQLite) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Ti
 }
 
 func (s *SQLite) SequenceGaps(ctx context.Context, deviceID string) ([]Gap, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT prev, sequence FROM (
+	rows, err := s.query(ctx, `SELECT prev, sequence FROM (
 		SELECT sequence, COALESCE(LAG(sequence) OVER (ORDER BY sequence), 0) AS prev FROM reports WHERE device_id = ?
 	) WHERE sequence > prev + 1 ORDER BY sequence`, deviceID)
 	if err != nil {
@@ -839,7 +883,7 @@ func (s *SQLite) SequenceGaps(ctx context.Context, deviceID string) ([]Gap, erro
 
 func (s *SQLite) Report(ctx context.Context, deviceID string, seq uint64) (*pb.Report, error) {
 	var body []byte
-	err := s.r.QueryRowContext(ctx, `SELECT body FROM reports WHERE device_id = ? AND sequence = ?`, deviceID, int64(seq)).Scan(&body)
+	err := s.queryRow(ctx, `SELECT body FROM reports WHERE device_id = ? AND sequence = ?`, deviceID, int64(seq)).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("report %s/%d: %w", deviceID, seq, ErrNotFound)
 	}
@@ -871,7 +915,7 @@ func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 }
 
 func (s *SQLite) User(ctx context.Context, username string) (User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT username, password_hash, role, created_at, disabled FROM users WHERE username = ?`, username))
+	u, err := scanUser(s.queryRow(ctx, `SELECT username, password_hash, role, created_at, disabled FROM users WHERE username = ?`, username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %q: %w", username, ErrNotFound)
 	}
@@ -879,7 +923,7 @@ func (s *SQLite) User(ctx context.Context, username string) (User, error) {
 }
 
 func (s *SQLite) Users(ctx context.Context) ([]User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT username, password_hash, role, created_at, disabled FROM users ORDER BY username`)
+	rows, err := s.query(ctx, `SELECT username, password_hash, role, created_at, disabled FROM users ORDER BY username`)
 	if err != nil {
 		return nil, err
 	}
@@ -904,7 +948,7 @@ func (s *SQLite) CreateSession(ctx context.Context, ss Session) error {
 func (s *SQLite) Session(ctx context.Context, idHash []byte, now time.Time) (Session, error) {
 	var ss Session
 	var created, expires int64
-	err := s.r.QueryRowContext(ctx, `SELECT s.id_hash, s.username, s.csrf_token, s.created_at, s.expires_at FROM sessions s
+	err := s.queryRow(ctx, `SELECT s.id_hash, s.username, s.csrf_token, s.created_at, s.expires_at FROM sessions s
 		JOIN users u ON u.username = s.username WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0`, idHash, ms(now)).
 		Scan(&ss.IDHash, &ss.Username, &ss.CSRFToken, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -938,7 +982,7 @@ func (s *SQLite) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) 
 	if limit <= 0 || limit > 10000 {
 		limit = 100
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.query(ctx, `SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func (s *SQLite) AddNote(ctx context.Context, n Note) (Note, error) {
 }
 
 func (s *SQLite) Notes(ctx context.Context, deviceID string) ([]Note, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, at, author, body FROM device_notes WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT 500`, deviceID)
+	rows, err := s.query(ctx, `SELECT id, at, author, body FROM device_notes WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT 500`, deviceID)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (s *SQLite) Reports(ctx context.Context, deviceID string, limit int) ([]Rep
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT sequence, created, received, address, findings_count FROM reports WHERE device_id = ? ORDER BY sequence DESC LIMIT ?`, deviceID, limit)
+	rows, err := s.query(ctx, `SELECT sequence, created, received, address, findings_count FROM reports WHERE device_id = ? ORDER BY sequence DESC LIMIT ?`, deviceID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (s *SQLite) Reports(ctx context.Context, deviceID string, limit int) ([]Rep
 
 func (s *SQLite) Overview(ctx context.Context, now time.Time, days int) (Overview, error) {
 	o := Overview{ByBand: map[string]int{}, ByTriage: map[string]int{}}
-	rows, err := s.r.QueryContext(ctx, `SELECT band, triage_state, CAST(MIN(score, 99.99) / 10 AS INTEGER), COUNT(*) FROM devices WHERE revoked_at = 0 GROUP BY 1, 2, 3`)
+	rows, err := s.query(ctx, `SELECT band, triage_state, CAST(MIN(score, 99.99) / 10 AS INTEGER), COUNT(*) FROM devices WHERE revoked_at = 0 GROUP BY 1, 2, 3`)
 	if err != nil {
 		return o, err
 	}
@@ -101,14 +101,14 @@ func (s *SQLite) Overview(ctx context.Context, now time.Time, days int) (Overvie
 	if err := rows.Err(); err != nil {
 		return o, err
 	}
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM clusters`).Scan(&o.Clusters); err != nil {
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM clusters`).Scan(&o.Clusters); err != nil {
 		return o, err
 	}
 	if days <= 0 || days > 366 {
 		days = 30
 	}
 	since := now.Add(-time.Duration(days) * 24 * time.Hour)
-	rows, err = s.r.QueryContext(ctx, `SELECT first_seen / 86400000, signal, COUNT(*) FROM findings WHERE first_seen >= ? GROUP BY 1, 2 ORDER BY 1, 2`, ms(since))
+	rows, err = s.query(ctx, `SELECT first_seen / 86400000, signal, COUNT(*) FROM findings WHERE first_seen >= ? GROUP BY 1, 2 ORDER BY 1, 2`, ms(since))
 	if err != nil {
 		return o, err
 	}
@@ -126,7 +126,7 @@ func (s *SQLite) Overview(ctx context.Context, now time.Time, days int) (Overvie
 	if err := rows.Err(); err != nil {
 		return o, err
 	}
-	rows, err = s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE revoked_at = 0 AND band IN ('high', 'critical') ORDER BY scored_at DESC, score DESC LIMIT 10`)
+	rows, err = s.query(ctx, `SELECT `+deviceCols+` FROM devices WHERE revoked_at = 0 AND band IN ('high', 'critical') ORDER BY scored_at DESC, score DESC LIMIT 10`)
 	if err != nil {
 		return o, err
 	}
@@ -164,7 +164,7 @@ func scanToken(sc interface{ Scan(...any) error }) (APIToken, error) {
 }
 
 func (s *SQLite) APITokenByHash(ctx context.Context, hash []byte, now time.Time) (APIToken, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ? AND revoked_at = 0`, hash))
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ? AND revoked_at = 0`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound
 	}
@@ -180,7 +180,7 @@ func (s *SQLite) APITokenByHash(ctx context.Context, hash []byte, now time.Time)
 }
 
 func (s *SQLite) APITokens(ctx context.Context) ([]APIToken, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenCols+` FROM api_tokens ORDER BY created_at, name`)
+	rows, err := s.query(ctx, `SELECT `+tokenCols+` FROM api_tokens ORDER BY created_at, name`)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (s *SQLite) Catalogs(ctx context.Context, limit int) ([]CatalogRecord, erro
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT version, created_at, created_by, activated_at, length(content) FROM catalogs ORDER BY activated_at DESC LIMIT ?`, limit)
+	rows, err := s.query(ctx, `SELECT version, created_at, created_by, activated_at, length(content) FROM catalogs ORDER BY activated_at DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func (s *SQLite) ActiveCatalog(ctx context.Context) (CatalogRecord, []byte, erro
 	var c CatalogRecord
 	var content []byte
 	var created, activated int64
-	err := s.r.QueryRowContext(ctx, `SELECT version, created_at, created_by, activated_at, content FROM catalogs ORDER BY activated_at DESC LIMIT 1`).
+	err := s.queryRow(ctx, `SELECT version, created_at, created_by, activated_at, content FROM catalogs ORDER BY activated_at DESC LIMIT 1`).
 		Scan(&c.Version, &created, &c.CreatedBy, &activated, &content)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, nil, ErrNotFound

@@ -13,7 +13,7 @@ import (
 func (s *SQLite) SetAgentHealth(ctx context.Context, deviceID string, h AgentHealth) (AgentHealth, error) {
 	var prev AgentHealth
 	// The common case (nothing changed) is answered from a reader, without queueing a write.
-	err := s.r.QueryRowContext(ctx, `SELECT spool_evicted, agent_sha256, agent_platform, agent_hb_version, pinned_cas FROM devices WHERE id = ?`, deviceID).
+	err := s.queryRow(ctx, `SELECT spool_evicted, agent_sha256, agent_platform, agent_hb_version, pinned_cas FROM devices WHERE id = ?`, deviceID).
 		Scan(&prev.Evicted, &prev.SHA256, &prev.Platform, &prev.Version, &prev.PinnedCAs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return prev, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
@@ -57,7 +57,7 @@ func (s *SQLite) DeleteCollectorFinding(ctx context.Context, deviceID, signal, k
 }
 
 func (s *SQLite) SilentDevices(ctx context.Context, cutoff time.Time) ([]SilentDevice, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT d.id, d.last_seen, d.enrolled_at, COALESCE((SELECT MAX(f.severity) FROM findings f WHERE f.device_id = d.id AND f.signal = 'agent.silent' AND f.source = 'collector'), 0)
+	rows, err := s.query(ctx, `SELECT d.id, d.last_seen, d.enrolled_at, COALESCE((SELECT MAX(f.severity) FROM findings f WHERE f.device_id = d.id AND f.signal = 'agent.silent' AND f.source = 'collector'), 0)
 		FROM devices d WHERE d.revoked_at = 0 AND MAX(d.last_seen, d.enrolled_at) < ? ORDER BY d.id`, ms(cutoff))
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func (s *SQLite) SilentDevices(ctx context.Context, cutoff time.Time) ([]SilentD
 }
 
 func (s *SQLite) SilentFlaggedSeen(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT f.device_id FROM findings f JOIN devices d ON d.id = f.device_id
+	rows, err := s.query(ctx, `SELECT f.device_id FROM findings f JOIN devices d ON d.id = f.device_id
 		WHERE f.signal = 'agent.silent' AND f.source = 'collector' AND d.last_seen > f.last_seen ORDER BY f.device_id`)
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func (s *SQLite) SilentFlaggedSeen(ctx context.Context) ([]string, error) {
 
 func (s *SQLite) PinningCounts(ctx context.Context, fingerprint string, since time.Time) (int, int, error) {
 	var pinning, not int
-	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(instr(pinned_cas, ?) > 0), 0), COALESCE(SUM(instr(pinned_cas, ?) = 0), 0)
+	err := s.queryRow(ctx, `SELECT COALESCE(SUM(instr(pinned_cas, ?) > 0), 0), COALESCE(SUM(instr(pinned_cas, ?) = 0), 0)
 		FROM devices WHERE revoked_at = 0 AND last_seen >= ?`, fingerprint, fingerprint, ms(since)).Scan(&pinning, &not)
 	return pinning, not, err
 }

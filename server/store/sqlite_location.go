@@ -117,7 +117,7 @@ func scanPerson(sc interface{ Scan(...any) error }) (Person, error) {
 }
 
 func (s *SQLite) People(ctx context.Context) ([]Person, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+personColumns+` FROM people ORDER BY employee_id`)
+	rows, err := s.query(ctx, `SELECT `+personColumns+` FROM people ORDER BY employee_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (s *SQLite) People(ctx context.Context) ([]Person, error) {
 func (s *SQLite) PeopleImported(ctx context.Context) (time.Time, int, error) {
 	var at int64
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(imported_at), 0), COUNT(*) FROM people`).Scan(&at, &n)
+	err := s.queryRow(ctx, `SELECT COALESCE(MAX(imported_at), 0), COUNT(*) FROM people`).Scan(&at, &n)
 	if at == 0 {
 		return time.Time{}, n, err
 	}
@@ -145,13 +145,13 @@ func (s *SQLite) PeopleImported(ctx context.Context) (time.Time, int, error) {
 
 func (s *SQLite) PersonForDevice(ctx context.Context, d Device) (Person, error) {
 	if d.SerialNumber != "" {
-		p, err := scanPerson(s.r.QueryRowContext(ctx, `SELECT `+personColumns+` FROM people WHERE device_serial = ? ORDER BY employee_id LIMIT 1`, d.SerialNumber))
+		p, err := scanPerson(s.queryRow(ctx, `SELECT `+personColumns+` FROM people WHERE device_serial = ? ORDER BY employee_id LIMIT 1`, d.SerialNumber))
 		if err == nil || !errors.Is(err, sql.ErrNoRows) {
 			return p, err
 		}
 	}
 	if d.Hostname != "" {
-		p, err := scanPerson(s.r.QueryRowContext(ctx, `SELECT `+personColumns+` FROM people WHERE device_hostname = ? ORDER BY employee_id LIMIT 1`, strings.ToLower(d.Hostname)))
+		p, err := scanPerson(s.queryRow(ctx, `SELECT `+personColumns+` FROM people WHERE device_hostname = ? ORDER BY employee_id LIMIT 1`, strings.ToLower(d.Hostname)))
 		if err == nil || !errors.Is(err, sql.ErrNoRows) {
 			return p, err
 		}
@@ -191,7 +191,7 @@ func scanEgress(sc interface{ Scan(...any) error }) (Egress, error) {
 }
 
 func (s *SQLite) Egresses(ctx context.Context, deviceID string) ([]Egress, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT address, first_seen, last_seen, seen, country, asn, as_org, class FROM egress
+	rows, err := s.query(ctx, `SELECT address, first_seen, last_seen, seen, country, asn, as_org, class FROM egress
 		WHERE device_id = ? ORDER BY last_seen DESC, address`, deviceID)
 	if err != nil {
 		return nil, err
@@ -246,7 +246,7 @@ func scanRTT(sc interface{ Scan(...any) error }) (RTT, error) {
 }
 
 func (s *SQLite) RTT(ctx context.Context, deviceID string) (RTT, error) {
-	r, err := scanRTT(s.r.QueryRowContext(ctx, `SELECT min_micros, samples, window_start, updated, address FROM rtt WHERE device_id = ?`, deviceID))
+	r, err := scanRTT(s.queryRow(ctx, `SELECT min_micros, samples, window_start, updated, address FROM rtt WHERE device_id = ?`, deviceID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return RTT{}, nil
 	}

@@ -160,21 +160,21 @@ func (s *SQLite) commitRelaxed(batch []*relaxedJob) {
 		return
 	}
 	defer tx.Rollback()
-	ct := newCachedTx(tx)
+	ct := s.newCachedTx(tx)
 	defer ct.close()
 	errs := make([]error, len(batch))
 	for i, j := range batch {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		if _, err := ct.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			fail(err)
 			return
 		}
 		if errs[i] = j.fn(ctx, ct); errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+			if _, err := ct.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
 				fail(err)
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE job"); err != nil {
+		if _, err := ct.ExecContext(ctx, "RELEASE job"); err != nil {
 			fail(err)
 			return
 		}
@@ -186,4 +186,5 @@ func (s *SQLite) commitRelaxed(batch []*relaxedJob) {
 	for i, j := range batch {
 		j.done <- errs[i]
 	}
+	s.wc.learn(ctx, ct.fresh)
 }

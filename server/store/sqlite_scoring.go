@@ -11,15 +11,19 @@ import (
 
 func (s *SQLite) SetScore(ctx context.Context, deviceID string, sc Score) error {
 	return s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
-		r, err := tx.ExecContext(ctx, `UPDATE devices SET score = ?, band = ?, breakdown = ?, policy_version = ?, scored_at = ? WHERE id = ?`,
-			sc.Value, sc.Band, string(sc.Breakdown), sc.PolicyVersion, ms(sc.At), deviceID)
+		r, err := tx.ExecContext(ctx, `UPDATE devices SET breakdown = ?, policy_version = ?, scored_at = ? WHERE id = ?`,
+			string(sc.Breakdown), sc.PolicyVersion, ms(sc.At), deviceID)
 		if err != nil {
 			return err
 		}
 		if n, _ := r.RowsAffected(); n == 0 {
 			return fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
 		}
-		return nil
+		// Score and band are indexed, and an UPDATE rewrites the index entries of the columns
+		// it sets: they are set only when they change, which most rescores do not.
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET score = ?, band = ? WHERE id = ? AND (score <> ? OR band <> ?)`,
+			sc.Value, sc.Band, deviceID, sc.Value, sc.Band)
+		return err
 	})
 }
 
@@ -35,7 +39,7 @@ func (s *SQLite) SetDeviceGroup(ctx context.Context, deviceID, group string) err
 }
 
 func (s *SQLite) DeviceIDs(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM devices WHERE revoked_at = 0 ORDER BY id`)
+	rows, err := s.query(ctx, `SELECT id FROM devices WHERE revoked_at = 0 ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +134,7 @@ func (s *SQLite) ReplaceFleet(ctx context.Context, clusters []Cluster, fs map[st
 }
 
 func (s *SQLite) Clusters(ctx context.Context) ([]Cluster, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, members, kinds, links, first, last, updated FROM clusters`)
+	rows, err := s.query(ctx, `SELECT id, members, kinds, links, first, last, updated FROM clusters`)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +182,7 @@ func (s *SQLite) Policies(ctx context.Context, limit int) ([]PolicyRecord, error
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT version, content, created_at, created_by, activated_at FROM policies ORDER BY activated_at DESC LIMIT ?`, limit)
+	rows, err := s.query(ctx, `SELECT version, content, created_at, created_by, activated_at FROM policies ORDER BY activated_at DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
 	}
