@@ -142,7 +142,7 @@ func (c *Collector) Correlate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		members = append(members, fleet.Member{DeviceID: id, Hostname: d.Hostname, MACs: d.MACAddresses, Egress: eg, Facts: facts, FactsAt: factsAt, LastSeen: d.LastSeen})
+		members = append(members, fleet.Member{DeviceID: id, Hostname: d.Hostname, MACs: d.MACAddresses, Egress: eg, Facts: fleet.Relevant(facts), FactsAt: factsAt, LastSeen: d.LastSeen})
 	}
 	now := c.now()
 	clusters, notes := fleet.Correlate(members, fleetConfig(p), now)

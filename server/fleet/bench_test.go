@@ -3,9 +3,12 @@ package fleet
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/store"
@@ -131,5 +134,31 @@ func BenchmarkFindings100k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		Findings(clusters)
+	}
+}
+
+// The collector holds only Relevant(facts) of each member: the clusters must not change, and
+// what it drops (here: processes and USB devices) must be gone.
+func TestRelevantFactsCorrelateTheSame(t *testing.T) {
+	full := syntheticFleet(30, 5, 1000)
+	trimmed := make([]Member, len(full))
+	for i, m := range full {
+		m.Facts = proto.Clone(m.Facts).(*pb.Facts)
+		m.Facts.Processes = []*pb.Process{{Pid: 1, Name: "init"}}
+		m.Facts.UsbDevices = []*pb.UsbDevice{{VendorId: 0x1d6b, ProductId: 0x0104}}
+		full[i].Facts = m.Facts
+		m.Facts = Relevant(m.Facts)
+		if len(m.Facts.GetProcesses()) != 0 || len(m.Facts.GetUsbDevices()) != 0 || m.Facts.GetInterfaces()[0].GetName() != "" {
+			t.Fatalf("Relevant kept more than the correlation reads: %v", m.Facts)
+		}
+		trimmed[i] = m
+	}
+	a, notesA := Correlate(full, Config{}, now)
+	b, notesB := Correlate(trimmed, Config{}, now)
+	if !reflect.DeepEqual(a, b) || !slices.Equal(notesA, notesB) {
+		t.Fatalf("clusters differ: %d full, %d trimmed; notes %q vs %q", len(a), len(b), notesA, notesB)
+	}
+	if len(a) == 0 || Relevant(nil) != nil {
+		t.Fatal("no clusters to compare, or Relevant(nil) is not nil")
 	}
 }

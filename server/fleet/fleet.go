@@ -106,6 +106,22 @@ type Member struct {
 	LastSeen time.Time
 }
 
+// Relevant returns the parts of f the correlation reads (interface MACs, the LAN, displays),
+// so that a fleet's members can be held at once without every device's processes, software
+// and hardware inventories. nil stays nil.
+func Relevant(f *pb.Facts) *pb.Facts {
+	if f == nil {
+		return nil
+	}
+	out := &pb.Facts{Lan: f.GetLan(), Displays: f.GetDisplays()}
+	for _, ni := range f.GetInterfaces() {
+		if ni.GetMacAddress() != "" {
+			out.Interfaces = append(out.Interfaces, &pb.NetworkInterface{MacAddress: ni.GetMacAddress()})
+		}
+	}
+	return out
+}
+
 // Config tunes the correlation. Zero fields take the defaults above.
 type Config struct {
 	// Window: evidence older than now-Window is ignored.
