@@ -62,19 +62,3 @@ func TestWatchdogRestartsAgentOverMemoryLimit(t *testing.T) {
 		t.Errorf("restart count %+v, %v", r, err)
 	}
 }
-
-func TestMemLimitFor(t *testing.T) {
-	for _, tc := range []struct {
-		live uint64
-		want int64
-	}{
-		{0, memSoftLimit},
-		{2 << 20, memSoftLimit}, // 3 + 4 < 8
-		{4 << 20, 10 << 20},     // 6 + 4
-		{100 << 20, 154 << 20},  // far above: never near the live heap
-	} {
-		if got := memLimitFor(tc.live); got != tc.want {
-			t.Errorf("memLimitFor(%d MiB) = %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)
-		}
-	}
-}
