@@ -17,7 +17,10 @@ import (
 )
 
 const (
-	ringBlockSize    = 128 << 10 // TPACKET_V3 block; a multiple of every page size
+	// TPACKET_V3 block; a multiple of every page size. 32 KiB: a 512 KiB
+	// ring (DefaultBufferBytes) has 16 blocks, and a block retired by its
+	// timeout with a single frame in it wastes less of the ring.
+	ringBlockSize    = 32 << 10
 	ringBlockTimeout = 32 * time.Millisecond
 )
 

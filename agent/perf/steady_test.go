@@ -97,19 +97,26 @@ func TestAgentSteadyState(t *testing.T) {
 	time.Sleep(time.Minute)
 	cpu0, t0 := cpuTicks(t, pid), time.Now()
 	var rssMax, rssSum, n uint64
+	var atMax kb
 	for time.Since(t0) < time.Duration(minutes-1)*time.Minute {
 		time.Sleep(5 * time.Second)
-		rss, _ := statusKB(t, pid)
-		rssMax, rssSum, n = max(rssMax, rss), rssSum+rss, n+1
+		s := statusKB(t, pid)
+		if s.rss > rssMax {
+			atMax = s
+		}
+		rssMax, rssSum, n = max(rssMax, s.rss), rssSum+s.rss, n+1
 	}
 	cpu1, wall := cpuTicks(t, pid), time.Since(t0)
-	rss, hwm := statusKB(t, pid)
+	end := statusKB(t, pid)
+	rss, hwm := end.rss, end.hwm
 	pct := 100 * float64(cpu1-cpu0) / 100 / wall.Seconds() // USER_HZ = 100
 	b, _ := os.ReadFile(agLog.Name())
 	scans := bytes.Count(b, []byte("scan")) // rough: the log says how many scans ran
 	t.Logf("sniff=%v minutes=%d: VmRSS end %.1f MiB (mean %.1f, max %.1f over minute 1..%d), VmHWM %.1f MiB; CPU %d ticks in %.0f s = %.3f%% of one core",
 		sniff, minutes, float64(rss)/1024, float64(rssSum)/float64(n)/1024, float64(rssMax)/1024, minutes, float64(hwm)/1024,
 		cpu1-cpu0, wall.Seconds(), pct)
+	t.Logf("at the max VmRSS: RssAnon %.1f MiB, RssFile %.1f MiB; at the end: RssAnon %.1f MiB, RssFile %.1f MiB",
+		float64(atMax.anon)/1024, float64(atMax.file)/1024, float64(end.anon)/1024, float64(end.file)/1024)
 	t.Logf("agent log (%d lines mentioning scan):\n%s", scans, tail(b, 15))
 	if float64(rssMax)/1024 > 25 {
 		t.Errorf("resident memory %.1f MiB > 25 MiB", float64(rssMax)/1024)
@@ -131,8 +138,11 @@ func cpuTicks(t *testing.T, pid int) uint64 {
 	return u + s
 }
 
-// statusKB returns VmRSS and VmHWM of /proc/PID/status in KiB.
-func statusKB(t *testing.T, pid int) (rss, hwm uint64) {
+// kb are fields of /proc/PID/status, in KiB.
+type kb struct{ rss, hwm, anon, file uint64 }
+
+// statusKB returns VmRSS, VmHWM, RssAnon and RssFile of /proc/PID/status in KiB.
+func statusKB(t *testing.T, pid int) (s kb) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatalf("agent gone: %v", err)
@@ -144,12 +154,16 @@ func statusKB(t *testing.T, pid int) (rss, hwm uint64) {
 		n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		switch k {
 		case "VmRSS":
-			rss = n
+			s.rss = n
 		case "VmHWM":
-			hwm = n
+			s.hwm = n
+		case "RssAnon":
+			s.anon = n
+		case "RssFile":
+			s.file = n
 		}
 	}
-	return rss, hwm
+	return s
 }
 
 func tail(b []byte, n int) string {

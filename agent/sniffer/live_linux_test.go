@@ -274,5 +274,6 @@ func BenchmarkLiveSnifferCPU(b *testing.B) {
 		b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "cpu_%_of_core")
 		b.ReportMetric(float64(st.Decoded)/wall.Seconds(), "decoded/s")
 		b.ReportMetric(float64(st.Capture.Shed), "shed")
+		b.ReportMetric(float64(st.Capture.Dropped), "dropped")
 	}
 }

@@ -1,8 +1,17 @@
 package sniffer
 
 import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/farmwatch/farmwatch/agent/packet"
 
 	"github.com/farmwatch/farmwatch/agent/netwatch"
 	"github.com/farmwatch/farmwatch/catalog"
@@ -50,5 +59,90 @@ func TestReadPcapRegression(t *testing.T) {
 	}
 	if n := len(an.Snapshot(time.Time{})); n != 1 {
 		t.Errorf("STUN request and response gave %d observations, want 1", n)
+	}
+}
+
+// TestCapReaderMatchesPcapgo reads every test capture with the agent's own readers and with
+// gopacket's pcapgo (which the agent binary no longer links), as pcap and converted to pcapng
+// (with nanosecond timestamps and two interfaces), and compares packet by packet.
+func TestCapReaderMatchesPcapgo(t *testing.T) {
+	files, _ := filepath.Glob("../packet/testdata/*.pcap")
+	if len(files) == 0 {
+		t.Fatal("no test captures")
+	}
+	for _, name := range files {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := pcapgo.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want [][]byte
+		var wantTS []time.Time
+		var ng bytes.Buffer
+		w, err := pcapgo.NewNgWriterInterface(&ng, pcapgo.NgInterface{Name: "a", LinkType: layers.LinkTypeRaw, SnapLength: 0xffff, TimestampResolution: 9}, pcapgo.NgWriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.AddInterface(pcapgo.NgInterface{Name: "b", LinkType: pr.LinkType(), SnapLength: 0xffff, TimestampResolution: 9}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			b, ci, err := pr.ReadPacketData()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, wantTS = append(want, b), append(wantTS, ci.Timestamp)
+			ci.InterfaceIndex = 1
+			if err := w.WritePacket(ci, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		wantLink, _ := packet.LinkTypeFromPcap(uint32(pr.LinkType()))
+		for _, format := range []struct {
+			name string
+			data []byte
+		}{{"pcap", raw}, {"pcapng", ng.Bytes()}} {
+			r, err := newCapReader(bytes.NewReader(format.data))
+			if err != nil {
+				t.Fatalf("%s as %s: %v", name, format.name, err)
+			}
+			for i := 0; ; i++ {
+				b, ts, link, err := r.next()
+				if err == io.EOF {
+					if i != len(want) {
+						t.Errorf("%s as %s: %d packets, want %d", name, format.name, i, len(want))
+					}
+					break
+				}
+				if err != nil {
+					t.Fatalf("%s as %s: packet %d: %v", name, format.name, i+1, err)
+				}
+				if i >= len(want) || !bytes.Equal(b, want[i]) || !ts.Equal(wantTS[i]) || link != wantLink {
+					t.Fatalf("%s as %s: packet %d differs (link %v, want %v; time %v, want %v)", name, format.name, i+1, link, wantLink, ts, wantTS[i])
+				}
+			}
+		}
+		// A truncated file ends in an error, not a silent EOF.
+		r, err := newCapReader(bytes.NewReader(raw[:len(raw)-3]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, _, _, err = r.next(); err != nil {
+				break
+			}
+		}
+		if err != io.ErrUnexpectedEOF {
+			t.Errorf("%s truncated: %v, want io.ErrUnexpectedEOF", name, err)
+		}
 	}
 }

@@ -12,10 +12,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/farmwatch/farmwatch/agent/capture"
 	"github.com/farmwatch/farmwatch/agent/netwatch"
@@ -100,44 +96,14 @@ func ReadPcap(path string, an *netwatch.Analyzer) (read, decoded int, err error)
 		return 0, 0, err
 	}
 	defer f.Close()
-	var magic [4]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil {
-		return 0, 0, fmt.Errorf("%s: not a capture file: %w", path, err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, 0, err
-	}
-	var next func() ([]byte, time.Time, error)
-	var link layers.LinkType
-	if magic == [4]byte{0x0a, 0x0d, 0x0d, 0x0a} {
-		r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %w", path, err)
-		}
-		link = r.LinkType()
-		next = func() ([]byte, time.Time, error) {
-			b, ci, err := r.ReadPacketData()
-			return b, ci.Timestamp, err
-		}
-	} else {
-		r, err := pcapgo.NewReader(f)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %w", path, err)
-		}
-		link = r.LinkType()
-		next = func() ([]byte, time.Time, error) {
-			b, ci, err := r.ReadPacketData()
-			return b, ci.Timestamp, err
-		}
-	}
-	lt, ok := linkTypes[link]
-	if !ok {
-		return 0, 0, fmt.Errorf("%s: link type %d is not supported (Ethernet, raw IP, loopback, Linux cooked)", path, link)
+	r, err := newCapReader(f)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	dec := packet.NewDecoder(packet.WithReassembler(packet.NewReassembler()))
 	var p packet.Packet
 	for {
-		b, ts, err := next()
+		b, ts, lt, err := r.next()
 		if errors.Is(err, io.EOF) {
 			return read, decoded, nil
 		}
@@ -151,16 +117,4 @@ func ReadPcap(path string, an *netwatch.Analyzer) (read, decoded int, err error)
 			an.Observe(&p, ts)
 		}
 	}
-}
-
-var linkTypes = map[layers.LinkType]packet.LinkType{
-	layers.LinkTypeEthernet: packet.LinkEthernet,
-	layers.LinkTypeRaw:      packet.LinkRaw,
-	layers.LinkTypeIPv4:     packet.LinkRaw,
-	layers.LinkTypeIPv6:     packet.LinkRaw,
-	layers.LinkTypeNull:     packet.LinkLoop,
-	layers.LinkTypeLoop:     packet.LinkLoop,
-	layers.LinkTypeLinuxSLL: packet.LinkSLL,
-	layers.LinkType(276):    packet.LinkSLL2,
-	layers.LinkType(12):     packet.LinkRaw, // DLT_RAW on some systems
 }

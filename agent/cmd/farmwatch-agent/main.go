@@ -270,6 +270,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tuneMemory()
 	wd := startWatchdog(ctx, cfg, dir, log)
 	if err := enrollIfNeeded(ctx, cfg, dir, log); err != nil {
 		return err
