@@ -5,6 +5,9 @@ export CGO_ENABLED := 0
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# grpcnotrace drops gRPC's request tracing (never enabled here) and, with it, x/net/trace and
+# html/template: a smaller executable and ~3 MiB less of it resident in the agent.
+TAGS := grpcnotrace
 TOOLS := $(CURDIR)/.tools/bin
 STATICCHECK_VERSION := v0.8.2
 PROTOC_GEN_GO_VERSION := v1.36.12
@@ -21,8 +24,8 @@ RUN_DIR ?= $(CURDIR)/run
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/farmwatch-agent ./agent/cmd/farmwatch-agent
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/farmwatch-server ./server/cmd/farmwatch-server
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/farmwatch-agent ./agent/cmd/farmwatch-agent
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/farmwatch-server ./server/cmd/farmwatch-server
 
 # Offline IP geolocation: pinned npm packages of @ip-location-db (country: CC0 over NRO data,
 # CC BY 4.0; ASN: DB-IP and RouteViews, CC BY 4.0), checked against pinned SHA-512 sums and
@@ -74,7 +77,7 @@ test-faults: build
 # in all. Prints throughput, latency percentiles, errors, the collector's peak RSS and CPU;
 # the last line is "N reports/s".
 loadgen-short: build
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/farmwatch-loadgen ./server/cmd/farmwatch-loadgen
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/farmwatch-loadgen ./server/cmd/farmwatch-loadgen
 	bin/farmwatch-loadgen -short-run -server-bin bin/farmwatch-server
 
 # Performance regression gate: the benchmarks of .ci/bench-thresholds against their limits.
@@ -134,7 +137,7 @@ cross:
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		for b in agent server; do \
 			echo "build $$os/$$arch farmwatch-$$b"; \
-			GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/$$os-$$arch/farmwatch-$$b$$ext ./$$b/cmd/farmwatch-$$b; \
+			GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o dist/$$os-$$arch/farmwatch-$$b$$ext ./$$b/cmd/farmwatch-$$b; \
 		done; \
 	done
 

@@ -33,7 +33,7 @@ func TestAgentSteadyState(t *testing.T) {
 	dir := t.TempDir()
 	bin := func(name, pkg string) string {
 		out := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-o", out, pkg) // the Makefile's tags
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Dir = "../.."
 		if b, err := cmd.CombinedOutput(); err != nil {

@@ -75,42 +75,12 @@ func TestCapReaderMatchesPcapgo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pr, err := pcapgo.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want [][]byte
-		var wantTS []time.Time
-		var ng bytes.Buffer
-		w, err := pcapgo.NewNgWriterInterface(&ng, pcapgo.NgInterface{Name: "a", LinkType: layers.LinkTypeRaw, SnapLength: 0xffff, TimestampResolution: 9}, pcapgo.NgWriterOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.AddInterface(pcapgo.NgInterface{Name: "b", LinkType: pr.LinkType(), SnapLength: 0xffff, TimestampResolution: 9}); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			b, ci, err := pr.ReadPacketData()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, wantTS = append(want, b), append(wantTS, ci.Timestamp)
-			ci.InterfaceIndex = 1
-			if err := w.WritePacket(ci, b); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		wantLink, _ := packet.LinkTypeFromPcap(uint32(pr.LinkType()))
+		want, wantTS, link, ng := readWithPcapgo(t, raw)
+		wantLink, _ := packet.LinkTypeFromPcap(link)
 		for _, format := range []struct {
 			name string
 			data []byte
-		}{{"pcap", raw}, {"pcapng", ng.Bytes()}} {
+		}{{"pcap", raw}, {"pcapng", ng}} {
 			r, err := newCapReader(bytes.NewReader(format.data))
 			if err != nil {
 				t.Fatalf("%s as %s: %v", name, format.name, err)
@@ -145,4 +115,75 @@ func TestCapReaderMatchesPcapgo(t *testing.T) {
 			t.Errorf("%s truncated: %v, want io.ErrUnexpectedEOF", name, err)
 		}
 	}
+}
+
+// FuzzCapReader feeds arbitrary bytes to the pcap/pcapng reader (seeded with the test captures
+// and their pcapng forms): it must return packets or an error, never panic, loop or allocate
+// more than one packet's bound.
+func FuzzCapReader(f *testing.F) {
+	files, _ := filepath.Glob("../packet/testdata/*.pcap")
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		_, _, _, ng := readWithPcapgo(f, b)
+		f.Add(b)
+		f.Add(ng)
+	}
+	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := newCapReader(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for n := 0; ; n++ {
+			pkt, _, _, err := r.next()
+			if err != nil {
+				return
+			}
+			if len(pkt) > maxCaptured {
+				t.Fatalf("packet of %d bytes past the %d bound", len(pkt), maxCaptured)
+			}
+			if n > len(data) {
+				t.Fatalf("%d packets from %d bytes: not advancing", n, len(data))
+			}
+		}
+	})
+}
+
+// readWithPcapgo reads a pcap file with gopacket's pcapgo and writes its packets as pcapng
+// (nanosecond timestamps, a second interface before the packets' own).
+func readWithPcapgo(tb testing.TB, raw []byte) (pkts [][]byte, ts []time.Time, link uint32, ng []byte) {
+	tb.Helper()
+	pr, err := pcapgo.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "a", LinkType: layers.LinkTypeRaw, SnapLength: 0xffff, TimestampResolution: 9}, pcapgo.NgWriterOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := w.AddInterface(pcapgo.NgInterface{Name: "b", LinkType: pr.LinkType(), SnapLength: 0xffff, TimestampResolution: 9}); err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		b, ci, err := pr.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		pkts, ts = append(pkts, b), append(ts, ci.Timestamp)
+		ci.InterfaceIndex = 1
+		if err := w.WritePacket(ci, b); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return pkts, ts, uint32(pr.LinkType()), buf.Bytes()
 }
