@@ -10,13 +10,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -134,9 +137,14 @@ func sample(dir, fleetName string, d eval.DeviceSpec, shift time.Duration, days 
 	return Sample{Name: fleetName + "/" + d.ID, Report: rep}, nil
 }
 
-// withHost returns a shallow copy of facts (sub-messages shared, read-only) whose host
-// identity is h: every simulated device reports its own hostname, serial and addresses.
-func withHost(facts *pb.Facts, h *pb.HardwareIdentity) *pb.Facts {
+// forDevice returns a shallow copy of facts (sub-messages shared, read-only, except those it
+// rewrites) whose host identity is h: every simulated device reports its own hostname, serial
+// and addresses. Devices are copies of the scenario suite (copy n is devices n*len(corpus) to
+// (n+1)*len(corpus)-1): the MAC addresses (interfaces, gateways, neighbours, Wi-Fi) and display
+// serials a sample reports are made unique to its copy, so the farms of a copy share what the
+// scenario's farm shares, and copies are separate homes, as in a real fleet, instead of every
+// copy of a scenario device linking to every other.
+func forDevice(facts *pb.Facts, h *pb.HardwareIdentity, copyN int) *pb.Facts {
 	out := &pb.Facts{}
 	dst := out.ProtoReflect()
 	facts.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
@@ -144,5 +152,51 @@ func withHost(facts *pb.Facts, h *pb.HardwareIdentity) *pb.Facts {
 		return true
 	})
 	out.Host = h
+	if copyN == 0 {
+		return out
+	}
+	mac := func(m string) string { return saltMAC(m, copyN) }
+	out.Interfaces = nil
+	for _, ni := range facts.GetInterfaces() {
+		c := proto.Clone(ni).(*pb.NetworkInterface)
+		c.MacAddress = mac(c.GetMacAddress())
+		out.Interfaces = append(out.Interfaces, c)
+	}
+	if lan := facts.GetLan(); lan != nil {
+		l := proto.Clone(lan).(*pb.Lan)
+		for _, hs := range [][]*pb.LanHost{l.GetGateways(), l.GetNeighbours()} {
+			for _, x := range hs {
+				x.Mac = mac(x.GetMac())
+			}
+		}
+		for _, w := range l.GetWifi() {
+			w.Bssid = mac(w.GetBssid())
+		}
+		out.Lan = l
+	}
+	out.Displays = nil
+	for _, d := range facts.GetDisplays() {
+		c := proto.Clone(d).(*pb.Display)
+		if c.SerialString != "" {
+			c.SerialString += "-" + strconv.Itoa(copyN)
+		}
+		if c.SerialNumber != 0 {
+			c.SerialNumber ^= uint32(copyN) << 8
+		}
+		out.Displays = append(out.Displays, c)
+	}
 	return out
+}
+
+// saltMAC keeps a MAC address's vendor prefix and mixes n into the rest; anything that is not
+// a MAC address is returned as it is.
+func saltMAC(m string, n int) string {
+	hw, err := net.ParseMAC(m)
+	if err != nil || len(hw) != 6 {
+		return m
+	}
+	hw[3] ^= byte(n >> 16)
+	hw[4] ^= byte(n >> 8)
+	hw[5] ^= byte(n)
+	return hw.String()
 }

@@ -223,7 +223,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var bytesTotal int
 	for i, id := range ids {
 		s := cfg.Corpus[i%len(cfg.Corpus)].Report
-		tmpl := &pb.Report{CatalogVersion: s.GetCatalogVersion(), Facts: withHost(s.GetFacts(), id.Hardware), Findings: s.GetFindings(),
+		tmpl := &pb.Report{CatalogVersion: s.GetCatalogVersion(), Facts: forDevice(s.GetFacts(), id.Hardware, i/len(cfg.Corpus)), Findings: s.GetFindings(),
 			Detectors: s.GetDetectors(), ScanDurationMicros: s.GetScanDurationMicros(), AgentVersion: cfg.AgentVersion}
 		if i < len(cfg.Corpus) {
 			bytesTotal += proto.Size(tmpl) + 16

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/collector"
 	"github.com/farmwatch/farmwatch/server/loadgen"
 	"github.com/farmwatch/farmwatch/server/pki"
@@ -164,5 +167,30 @@ func TestLoadSubscribesPastTheStreamCap(t *testing.T) {
 	}
 	if r.StreamsAsked < 5 || r.StreamsRefused < 3 || r.Pushes < 2 {
 		t.Fatalf("push streams: %d asked, %d refused, %d pushes; want 5+, 3+ (cap 2) and the catalog pushed to the 2 held", r.StreamsAsked, r.StreamsRefused, r.Pushes)
+	}
+}
+
+// Copies of the scenario suite are separate homes: a copy's MACs and display serials differ
+// from the original's, keep their vendor prefix, and the original is left as it was.
+func TestCopiesAreSeparateHomes(t *testing.T) {
+	f := &pb.Facts{
+		Interfaces: []*pb.NetworkInterface{{Name: "wlan0", MacAddress: "3c:22:fb:00:00:01"}},
+		Lan:        &pb.Lan{Gateways: []*pb.LanHost{{Ip: "192.168.1.1", Mac: "00:11:22:33:44:55"}}, Wifi: []*pb.WiFi{{Bssid: "a0:63:91:00:00:09"}}},
+		Displays:   []*pb.Display{{Manufacturer: "LNX", SerialString: "CAFEBABE", SerialNumber: 7}},
+	}
+	orig := proto.Clone(f)
+	same := loadgen.ForDevice(f, nil, 0)
+	c := loadgen.ForDevice(f, nil, 3)
+	if !proto.Equal(f, orig) || !proto.Equal(same.GetLan(), f.GetLan()) {
+		t.Fatal("the original facts changed, or copy 0 is not the original")
+	}
+	if got := c.GetLan().GetGateways()[0].GetMac(); got == "00:11:22:33:44:55" || !strings.HasPrefix(got, "00:11:22:") {
+		t.Errorf("copy's gateway %s", got)
+	}
+	if c.GetInterfaces()[0].GetMacAddress() == "3c:22:fb:00:00:01" || c.GetLan().GetWifi()[0].GetBssid() == "a0:63:91:00:00:09" {
+		t.Error("copy keeps the original's interface MAC or BSSID")
+	}
+	if d := c.GetDisplays()[0]; d.GetSerialString() != "CAFEBABE-3" || d.GetSerialNumber() == 7 {
+		t.Errorf("copy's display serial %q/%d", d.GetSerialString(), d.GetSerialNumber())
 	}
 }
