@@ -38,8 +38,8 @@ type Limits struct {
 	// 2 s; negative: never), so that memory follows the agents talking now, not the fleet.
 	// An open push stream is a call in flight.
 	IdleClose time.Duration
-	// MaxConnections caps the agent connections open at once (default 10,000); past it new
-	// connections wait to be accepted.
+	// MaxConnections caps the agent connections open at once (default 8,000: about 600 MiB
+	// at most); past it new connections wait to be accepted.
 	MaxConnections int
 }
 
@@ -66,7 +66,7 @@ func (l Limits) withDefaults() Limits {
 		l.IdleClose = 0
 	}
 	if l.MaxConnections <= 0 {
-		l.MaxConnections = 10_000
+		l.MaxConnections = 8000
 	}
 	if l.GlobalRate > 0 && l.GlobalBurst <= 0 {
 		l.GlobalBurst = max(1, int(l.GlobalRate))

@@ -653,13 +653,19 @@ func (g *gen) upload(stop context.Context, d *device) {
 		g.countErr("dial", codes.Unknown)
 		return
 	}
-	if d.resync {
+	for d.resync {
 		// A cached identity: learn where the collector is, as an agent does at start.
 		cctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
 		resp, err := conn.Heartbeat(cctx, g.heartbeat(d))
 		cancel()
-		if err != nil {
-			g.countErr("resync-heartbeat", status.Code(err))
+		if st := status.Convert(err); st.Code() == codes.ResourceExhausted {
+			g.backPressure.Add(1)
+			if !sleep(stop, retryDelay(st)) {
+				return
+			}
+			continue
+		} else if err != nil {
+			g.countErr("resync-heartbeat", st.Code())
 			return
 		}
 		d.seq = max(d.seq, resp.GetHighestSequence())
