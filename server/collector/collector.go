@@ -160,7 +160,7 @@ func (c *Collector) TLSConfig(hosts []string) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{
+	conf := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{der, c.ca.Cert.Raw}, PrivateKey: key}},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
@@ -175,7 +175,39 @@ func (c *Collector) TLSConfig(hosts []string) (*tls.Config, error) {
 			}
 			return nil
 		},
-	}, nil
+	}
+	if err := c.setTicketKeys(conf, time.Now()); err != nil {
+		return nil, err
+	}
+	go c.rotateTicketKeys(conf)
+	return conf, nil
+}
+
+// setTicketKeys gives conf the session-ticket keys of now's UTC day (to issue tickets) and of
+// the day before (to accept them), derived from the CA key (pki.CA.SessionTicketKey).
+func (c *Collector) setTicketKeys(conf *tls.Config, now time.Time) error {
+	day := now.UTC().Unix() / 86400
+	var keys [][32]byte
+	for _, d := range []int64{day, day - 1} {
+		k, err := c.ca.SessionTicketKey(d)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	conf.SetSessionTicketKeys(keys)
+	return nil
+}
+
+// rotateTicketKeys moves conf's ticket keys on at every UTC midnight, for the process's life.
+func (c *Collector) rotateTicketKeys(conf *tls.Config) {
+	for {
+		now := time.Now().UTC()
+		time.Sleep(now.Truncate(24 * time.Hour).Add(24*time.Hour + time.Second).Sub(now))
+		if err := c.setTicketKeys(conf, time.Now()); err != nil {
+			c.log.Error("TLS session ticket keys not rotated; agents will do full handshakes", "err", err)
+		}
+	}
 }
 
 // checkCert maps a verified client certificate to its device id, refusing unknown or revoked ones.

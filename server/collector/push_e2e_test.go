@@ -232,3 +232,30 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatalf("heartbeat once a slot is free: %v", err)
 	}
 }
+
+// Session-ticket keys come from the CA key: an agent resumes its TLS session with a restarted
+// collector (or another replica holding the same CA).
+func TestSessionResumesAcrossCollectorRestart(t *testing.T) {
+	dir := t.TempDir()
+	c := startCollector(t, dir, "127.0.0.1:0")
+	a := enrollAgent(t, c, c.secret("s"))
+	conn := agentConn(t, a)
+	ctx := ctxT(t)
+	resumed := func() bool {
+		t.Helper()
+		var p peer.Peer
+		if _, err := conn.Heartbeat(ctx, &pb.HeartbeatRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
+			t.Fatal(err)
+		}
+		return p.AuthInfo.(credentials.TLSInfo).State.DidResume
+	}
+	if resumed() {
+		t.Fatal("first connection resumed")
+	}
+	addr := c.addr
+	c.stop()
+	c = startCollector(t, dir, addr)
+	if !resumed() {
+		t.Fatal("the agent did not resume its session with the restarted collector")
+	}
+}

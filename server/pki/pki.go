@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -20,6 +21,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/farmwatch/farmwatch/platform/atomicfile"
@@ -311,4 +313,23 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	e, ok := a.(equaler)
 	return ok && e.Equal(b)
+}
+
+// SessionTicketKey is the TLS session-ticket key of a UTC day (days since 1970), derived from
+// the CA's private key with HKDF-SHA256: every replica holding this CA derives the same keys,
+// so agents resume their TLS sessions across collector restarts and replicas, and a new CA
+// (rotation) means new keys. TLS 1.3 resumption in Go always runs a fresh (EC)DHE exchange, so
+// the key does not expose past traffic.
+func (ca *CA) SessionTicketKey(day int64) ([32]byte, error) {
+	var out [32]byte
+	der, err := x509.MarshalPKCS8PrivateKey(ca.Key)
+	if err != nil {
+		return out, fmt.Errorf("session ticket key: %w", err)
+	}
+	k, err := hkdf.Key(sha256.New, der, nil, "farmwatch tls session tickets v1 day "+strconv.FormatInt(day, 10), len(out))
+	if err != nil {
+		return out, fmt.Errorf("session ticket key: %w", err)
+	}
+	copy(out[:], k)
+	return out, nil
 }
