@@ -246,7 +246,6 @@ func (c *Collector) Server(tlsConf *tls.Config) *grpc.Server {
 		// small; reports are read in a few reads either way.
 		grpc.ReadBufferSize(8<<10),
 		grpc.WriteBufferSize(8<<10),
-		grpc.SharedWriteBuffer(true),
 		grpc.ConnectionTimeout(10*time.Second), // the TLS handshake
 		grpc.InitialConnWindowSize(64<<10),
 		grpc.InitialWindowSize(64<<10),

@@ -252,9 +252,10 @@ func TestSessionResumesAcrossCollectorRestart(t *testing.T) {
 	if resumed() {
 		t.Fatal("first connection resumed")
 	}
-	addr := c.addr
 	c.stop()
-	c = startCollector(t, dir, addr)
+	if restarted := startCollector(t, dir, c.addr); restarted.addr != c.addr {
+		t.Fatalf("restarted on %s, want %s", restarted.addr, c.addr)
+	}
 	if !resumed() {
 		t.Fatal("the agent did not resume its session with the restarted collector")
 	}
