@@ -261,7 +261,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func agentConn(t *testing.T, a *testAgent) *client.Conn {
+// identity returns the pinned CAs and the certificate of an enrolled agent.
+func (a *testAgent) identity(t *testing.T) (*x509.CertPool, tls.Certificate) {
 	t.Helper()
 	roots, err := a.dir.CAPool()
 	if err != nil {
@@ -271,6 +272,12 @@ func agentConn(t *testing.T, a *testAgent) *client.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return roots, cert
+}
+
+func agentConn(t *testing.T, a *testAgent) *client.Conn {
+	t.Helper()
+	roots, cert := a.identity(t)
 	conn, err := client.Dial(a.rec.Server, roots, &cert)
 	if err != nil {
 		t.Fatal(err)

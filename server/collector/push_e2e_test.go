@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/farmwatch/farmwatch/agent/client"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/server/collector"
 )
@@ -125,14 +126,7 @@ func TestHeartbeatAnswerCarriesPushes(t *testing.T) {
 func TestIdleConnectionsAreClosed(t *testing.T) {
 	c := startCollector(t, t.TempDir(), "127.0.0.1:0", func(o *collector.Options) { o.Limits.IdleClose = time.Second })
 	a := enrollAgent(t, c, c.secret("s"))
-	roots, err := a.dir.CAPool()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _, err := a.dir.Certificate()
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots, cert := a.identity(t)
 	dial := func() (*grpc.ClientConn, pb.AgentServiceClient) {
 		cc, err := grpc.NewClient("passthrough:///"+c.addr, grpc.WithTransportCredentials(credentialsFor(roots, cert)),
 			grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
@@ -174,14 +168,7 @@ func TestReconnectResumesTheTLSSession(t *testing.T) {
 	a := enrollAgent(t, c, c.secret("s"))
 	conn := agentConn(t, a)
 	ctx := ctxT(t)
-	resumed := func() bool {
-		t.Helper()
-		var p peer.Peer
-		if _, err := conn.Heartbeat(ctx, &pb.HeartbeatRequest{}, grpc.Peer(&p)); err != nil {
-			t.Fatal(err)
-		}
-		return p.AuthInfo.(credentials.TLSInfo).State.DidResume
-	}
+	resumed := func() bool { return heartbeatResumed(t, ctx, conn) }
 	if resumed() {
 		t.Fatal("first connection resumed a session")
 	}
@@ -241,14 +228,7 @@ func TestSessionResumesAcrossCollectorRestart(t *testing.T) {
 	a := enrollAgent(t, c, c.secret("s"))
 	conn := agentConn(t, a)
 	ctx := ctxT(t)
-	resumed := func() bool {
-		t.Helper()
-		var p peer.Peer
-		if _, err := conn.Heartbeat(ctx, &pb.HeartbeatRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
-			t.Fatal(err)
-		}
-		return p.AuthInfo.(credentials.TLSInfo).State.DidResume
-	}
+	resumed := func() bool { return heartbeatResumed(t, ctx, conn) }
 	if resumed() {
 		t.Fatal("first connection resumed")
 	}
@@ -259,4 +239,15 @@ func TestSessionResumesAcrossCollectorRestart(t *testing.T) {
 	if !resumed() {
 		t.Fatal("the agent did not resume its session with the restarted collector")
 	}
+}
+
+// heartbeatResumed sends a heartbeat (waiting for the collector to be up) and says whether its
+// connection resumed a TLS session.
+func heartbeatResumed(t *testing.T, ctx context.Context, conn *client.Conn) bool {
+	t.Helper()
+	var p peer.Peer
+	if _, err := conn.Heartbeat(ctx, &pb.HeartbeatRequest{}, grpc.Peer(&p), grpc.WaitForReady(true)); err != nil {
+		t.Fatal(err)
+	}
+	return p.AuthInfo.(credentials.TLSInfo).State.DidResume
 }
