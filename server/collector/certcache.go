@@ -27,21 +27,25 @@ type certCache struct {
 
 // checkCertCached is checkCert with a short memory of good answers (never of refusals).
 func (c *Collector) checkCertCached(ctx context.Context, cert *x509.Certificate) (string, error) {
-	// Serials are random 128-bit numbers from our CA(s); with the issuer they name one
-	// certificate, in 50 bytes rather than the whole DER.
-	key := string(cert.RawIssuer) + cert.SerialNumber.String()
-	now := time.Now()
 	cc := &c.certs
 	cc.mu.Lock()
-	if e, ok := cc.m[key]; ok && now.Before(e.until) {
+	if e, ok := cc.m[certKey(cert)]; ok && time.Now().Before(e.until) {
 		cc.mu.Unlock()
 		return e.id, nil
 	}
 	cc.mu.Unlock()
+	return c.checkCertFresh(ctx, cert)
+}
+
+// checkCertFresh asks the store (as every handshake does) and remembers a good answer, so that
+// the first calls on the new connection need not ask again.
+func (c *Collector) checkCertFresh(ctx context.Context, cert *x509.Certificate) (string, error) {
 	id, err := c.checkCert(ctx, cert)
 	if err != nil {
 		return "", err
 	}
+	now := time.Now()
+	cc := &c.certs
 	cc.mu.Lock()
 	if cc.m == nil {
 		cc.m = map[string]certEntry{}
@@ -54,7 +58,13 @@ func (c *Collector) checkCertCached(ctx context.Context, cert *x509.Certificate)
 		}
 		cc.swept = now
 	}
-	cc.m[key] = certEntry{id: id, until: now.Add(CertRecheck)}
+	cc.m[certKey(cert)] = certEntry{id: id, until: now.Add(CertRecheck)}
 	cc.mu.Unlock()
 	return id, nil
+}
+
+// certKey names one certificate: serials are random 128-bit numbers from our CA(s); with the
+// issuer they name one certificate, in 50 bytes rather than the whole DER.
+func certKey(cert *x509.Certificate) string {
+	return string(cert.RawIssuer) + cert.SerialNumber.String()
 }

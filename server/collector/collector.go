@@ -169,7 +169,7 @@ func (c *Collector) TLSConfig(hosts []string) (*tls.Config, error) {
 			if len(cs.PeerCertificates) == 0 {
 				return nil
 			}
-			if _, err := c.checkCert(context.Background(), cs.PeerCertificates[0]); err != nil {
+			if _, err := c.checkCertFresh(context.Background(), cs.PeerCertificates[0]); err != nil {
 				c.log.Warn("rejected client certificate at handshake", "reason", err, "serial", cs.PeerCertificates[0].SerialNumber.String())
 				return err
 			}

@@ -50,7 +50,7 @@ func shortRun(ctx context.Context, o *options, stderr io.Writer) (*loadgen.Resul
 		return nil, err
 	}
 	args := []string{"serve", "--data", data, "--grpc-listen", addr, "--http-listen", "127.0.0.1:0",
-		"--limit-in-flight", "100000", "--limit-device-rate", "1000000", "--limit-device-burst", "1000000"}
+		"--limit-in-flight", "100000", "--limit-device-rate", "1000000", "--limit-device-burst", "1000000", "--idle-close", "0"}
 	logf, err := os.Create(filepath.Join(tmp, "server.log"))
 	if err != nil {
 		return nil, err
