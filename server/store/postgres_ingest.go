@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -59,16 +58,7 @@ func (s *Postgres) IngestReports(ctx context.Context, batch []Ingest) ([]IngestR
 type pgDevState struct {
 	highest  uint64
 	revoked  bool
-	findings map[string]*pgFindingRow // every current finding, by key
-}
-
-// pgFindingRow is a current finding as the ingest compares it.
-type pgFindingRow struct {
-	first                          int64
-	signal, title, attack, det, ev string
-	sev                            int32
-	conf                           float64
-	source                         string
+	findings map[string]*findingRow // every current finding, by key
 }
 
 // pgLockDevices locks the rows of the devices ids (sorted, without repeats) in id order and
@@ -84,7 +74,7 @@ func pgLockDevices(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*pg
 	for rows.Next() {
 		var id string
 		var revoked int64
-		st := &pgDevState{findings: map[string]*pgFindingRow{}}
+		st := &pgDevState{findings: map[string]*findingRow{}}
 		if err := rows.Scan(&id, &st.highest, &revoked); err != nil {
 			return nil, err
 		}
@@ -136,7 +126,7 @@ func pgIngestBatch(ctx context.Context, tx pgx.Tx, ids []string, batch []Ingest)
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var id, k string
-				var r pgFindingRow
+				var r findingRow
 				if err := rows.Scan(&id, &k, &r.first, &r.signal, &r.sev, &r.conf, &r.title, &r.attack, &r.det, &r.ev, &r.source); err != nil {
 					return err
 				}
@@ -248,7 +238,7 @@ func pgIngestBatch(ctx context.Context, tx pgx.Tx, ids []string, batch []Ingest)
 // (no index changes); new, changed and vanished ones are written.
 func pgQueueFindings(b *pgx.Batch, dev *pgDevState, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) error {
 	// The agent's findings before this report, as SQLite's replaceFindings reads them.
-	prev := map[string]pgFindingRow{}
+	prev := map[string]findingRow{}
 	for k, r := range dev.findings {
 		if r.source == "agent" {
 			prev[k] = *r
@@ -267,32 +257,20 @@ func pgQueueFindings(b *pgx.Batch, dev *pgDevState, deviceID string, seq uint64,
 	var writes []pgx.QueuedQuery
 	seen := make(map[string]bool, len(fs))
 	for _, f := range fs {
-		key := FindingKey(f)
-		ev, err := json.Marshal(f.GetEvidence())
+		in, err := newIncoming(f, received)
 		if err != nil {
 			return err
 		}
-		first := ms(f.GetFirstSeen().AsTime())
-		if f.GetFirstSeen() == nil {
-			first = ms(received)
-		}
-		last := ms(f.GetLastSeen().AsTime())
-		if f.GetLastSeen() == nil {
-			last = ms(received)
-		}
-		p, had := prev[key]
-		if had && !seen[key] && p.first <= first && p.signal == f.GetSignal() && p.sev == int32(f.GetSeverity()) && p.conf == f.GetConfidence() &&
-			p.title == f.GetTitle() && p.attack == f.GetAttack() && p.det == f.GetDetector() && p.ev == string(ev) {
-			touchKeys, touchLast = append(touchKeys, key), append(touchLast, last)
+		key := in.key
+		if p, had := prev[key]; had && !seen[key] && in.unchanged(p) {
+			touchKeys, touchLast = append(touchKeys, key), append(touchLast, in.last)
 		} else {
-			writes = append(writes, pgx.QueuedQuery{SQL: upsert, Arguments: []any{deviceID, key, int64(seq), f.GetSignal(), int32(f.GetSeverity()), f.GetConfidence(),
-				f.GetTitle(), f.GetAttack(), f.GetDetector(), string(ev), first, last}})
-			row := &pgFindingRow{first: first, signal: f.GetSignal(), title: f.GetTitle(), attack: f.GetAttack(), det: f.GetDetector(),
-				ev: string(ev), sev: int32(f.GetSeverity()), conf: f.GetConfidence(), source: "agent"}
+			writes = append(writes, pgx.QueuedQuery{SQL: upsert, Arguments: append([]any{deviceID, key, int64(seq)}, in.upsertArgs()...)})
+			row := in.row
 			if old, ok := dev.findings[key]; ok {
-				row.first = min(old.first, first)
+				row.first = min(old.first, row.first)
 			}
-			dev.findings[key] = row
+			dev.findings[key] = &row
 		}
 		seen[key] = true
 	}

@@ -536,13 +536,7 @@ func (c *cachedTx) close() {
 func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) (int, error) {
 	// Most reports repeat the findings of the one before: those rows only get the new sequence
 	// and last_seen (no index changes); only new, changed and vanished findings are written.
-	type row struct {
-		first                          int64
-		signal, title, attack, det, ev string
-		sev                            int32
-		conf                           float64
-	}
-	prev := map[string]row{}
+	prev := map[string]findingRow{}
 	var others []string // keys of the collector's findings
 	rows, err := tx.QueryContext(ctx, `SELECT key, source, first_seen, signal, severity, confidence, title, attack, detector, evidence FROM findings WHERE device_id = ?`, deviceID)
 	if err != nil {
@@ -550,7 +544,7 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 	}
 	for rows.Next() {
 		var k, source string
-		var r row
+		var r findingRow
 		if err := rows.Scan(&k, &source, &r.first, &r.signal, &r.sev, &r.conf, &r.title, &r.attack, &r.det, &r.ev); err != nil {
 			rows.Close()
 			return 0, err
@@ -573,27 +567,16 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 	const touch = `UPDATE findings SET sequence = ?, last_seen = ? WHERE device_id = ? AND key = ?`
 	seen := make(map[string]bool, len(fs))
 	for _, f := range fs {
-		key := FindingKey(f)
-		ev, err := json.Marshal(f.GetEvidence())
+		in, err := newIncoming(f, received)
 		if err != nil {
 			return 0, err
 		}
-		first := ms(f.GetFirstSeen().AsTime())
-		if f.GetFirstSeen() == nil {
-			first = ms(received)
-		}
-		last := ms(f.GetLastSeen().AsTime())
-		if f.GetLastSeen() == nil {
-			last = ms(received)
-		}
-		p, had := prev[key]
-		if had && !seen[key] && p.first <= first && p.signal == f.GetSignal() && p.sev == int32(f.GetSeverity()) && p.conf == f.GetConfidence() &&
-			p.title == f.GetTitle() && p.attack == f.GetAttack() && p.det == f.GetDetector() && p.ev == string(ev) {
-			if _, err := tx.ExecContext(ctx, touch, int64(seq), last, deviceID, key); err != nil {
+		key := in.key
+		if p, had := prev[key]; had && !seen[key] && in.unchanged(p) {
+			if _, err := tx.ExecContext(ctx, touch, int64(seq), in.last, deviceID, key); err != nil {
 				return 0, fmt.Errorf("store finding %s: %w", key, err)
 			}
-		} else if _, err := tx.ExecContext(ctx, upsert, deviceID, key, int64(seq), f.GetSignal(), int32(f.GetSeverity()), f.GetConfidence(),
-			f.GetTitle(), f.GetAttack(), f.GetDetector(), string(ev), first, last); err != nil {
+		} else if _, err := tx.ExecContext(ctx, upsert, append([]any{deviceID, key, int64(seq)}, in.upsertArgs()...)...); err != nil {
 			return 0, fmt.Errorf("store finding %s: %w", key, err)
 		}
 		seen[key] = true
