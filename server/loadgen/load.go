@@ -668,9 +668,7 @@ func (g *gen) upload(stop context.Context, d *device) {
 			g.countErr("resync-heartbeat", st.Code())
 			return
 		}
-		d.seq = max(d.seq, resp.GetHighestSequence())
-		d.resync = false
-		g.resyncs.Add(1)
+		g.resynced(d, resp)
 	}
 	seq := d.seq + 1
 	t := d.tmpl
@@ -718,6 +716,14 @@ func (g *gen) upload(stop context.Context, d *device) {
 		g.countErr("upload", st.Code())
 		return // kept: the next turn retries the same sequence, as the agent's spool does
 	}
+}
+
+// resynced takes a cached device's sequence from the collector's answer to its first
+// heartbeat; the caller holds d.
+func (g *gen) resynced(d *device, resp *pb.HeartbeatResponse) {
+	d.seq = max(d.seq, resp.GetHighestSequence())
+	d.resync = false
+	g.resyncs.Add(1)
 }
 
 func (g *gen) heartbeat(d *device) *pb.HeartbeatRequest {
@@ -787,9 +793,7 @@ func (g *gen) heartbeatLoop(stop context.Context, begin time.Time, inflight *syn
 					}
 					g.heartbeats.Add(1)
 					if d.resync { // a cached identity learns where the collector is
-						d.seq = max(d.seq, resp.GetHighestSequence())
-						d.resync = false
-						g.resyncs.Add(1)
+						g.resynced(d, resp)
 					}
 				}()
 			}
