@@ -42,9 +42,8 @@ func (f *floor) dir(path string) []os.DirEntry {
 // HID report descriptors, DRM connectors with their EDID, disks, input devices, identity,
 // time zone, locale and keyboard files, the software inventory (dpkg status, .desktop
 // files), systemd unit directories and the users' home directories. Where the scan reads a
-// source more than once (network interfaces: three times; /proc/PID/comm for the xrdp
-// lookup) the floor counts what the scan reads, and where the list is uncertain it leaves a
-// file out: the floor is, if anything, below the true one, so scan/floor is not flattered.
+// source more than once (network interfaces: three times) the floor reads it once, and
+// where the list is uncertain it leaves a file out: the floor is, if anything, below the true one, so scan/floor is not flattered.
 func rawFloor() floor {
 	var f floor
 	f.read("/proc/stat")
@@ -61,7 +60,6 @@ func rawFloor() floor {
 		for _, fd := range f.dir(d + "/fd") {
 			f.link(d + "/fd/" + fd.Name())
 		}
-		f.read(d + "/comm") // rdpclient's xrdp lookup
 	}
 	for _, n := range []string{"tcp", "tcp6", "udp", "udp6", "route", "ipv6_route", "arp"} {
 		f.read("/proc/net/" + n)

@@ -138,20 +138,6 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 	}
 	note("keyboard", t0, notImplemented(err, keyboard.ErrNotImplemented))
 
-	t0 = time.Now()
-	clients, err := rdpclient.Clients(ctx, s.Root)
-	for _, c := range clients {
-		if len(facts.RdpClients) == 32 {
-			break
-		}
-		facts.RdpClients = append(facts.RdpClients, &pb.RdpClient{
-			Session: clip(c.GetSession(), maxField), User: clip(c.GetUser(), maxField), ClientName: clip(c.GetClientName(), maxField),
-			ClientAddress: clip(c.GetClientAddress(), maxField), KeyboardLayout: clip(c.GetKeyboardLayout(), maxField),
-			TimeZone: clip(c.GetTimeZone(), maxField), ClientUtcOffsetSeconds: c.GetClientUtcOffsetSeconds(), OffsetKnown: c.GetOffsetKnown(),
-			ClientBuild: clip(c.GetClientBuild(), maxField), Source: clip(c.GetSource(), maxField),
-		})
-	}
-	note("rdp_clients", t0, notImplemented(err, rdpclient.ErrNotImplemented))
 	if s.Activity != nil {
 		facts.Activity = s.Activity()
 	}
@@ -198,7 +184,29 @@ func (s *Scanner) Scan(ctx context.Context) (*pb.Report, error) {
 		}
 		facts.Processes = append(facts.Processes, Process(p))
 	}
+	var listed []rdpclient.Proc // xrdp's daemons are found among them; nil: rdpclient walks /proc
+	if err == nil {
+		listed = make([]rdpclient.Proc, len(procs))
+		for i, p := range procs {
+			listed[i] = rdpclient.Proc{PID: int(p.PID), Name: p.Name}
+		}
+	}
 	note("processes", t0, err)
+
+	t0 = time.Now()
+	clients, err := rdpclient.ClientsAmong(ctx, s.Root, listed)
+	for _, c := range clients {
+		if len(facts.RdpClients) == 32 {
+			break
+		}
+		facts.RdpClients = append(facts.RdpClients, &pb.RdpClient{
+			Session: clip(c.GetSession(), maxField), User: clip(c.GetUser(), maxField), ClientName: clip(c.GetClientName(), maxField),
+			ClientAddress: clip(c.GetClientAddress(), maxField), KeyboardLayout: clip(c.GetKeyboardLayout(), maxField),
+			TimeZone: clip(c.GetTimeZone(), maxField), ClientUtcOffsetSeconds: c.GetClientUtcOffsetSeconds(), OffsetKnown: c.GetOffsetKnown(),
+			ClientBuild: clip(c.GetClientBuild(), maxField), Source: clip(c.GetSource(), maxField),
+		})
+	}
+	note("rdp_clients", t0, notImplemented(err, rdpclient.ErrNotImplemented))
 
 	s.hardware(ctx, facts, note)
 

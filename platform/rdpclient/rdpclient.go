@@ -79,11 +79,25 @@ var ErrNotImplemented = errors.New("not implemented on " + runtime.GOOS)
 // them apart, otherwise a line is attributed to the connection logged
 // last (re-synchronised by the TLS line, which names the peer).
 func Clients(ctx context.Context, root string) ([]*pb.RdpClient, error) {
+	return ClientsAmong(ctx, root, nil)
+}
+
+// Proc is a running process as its caller listed it: Name is the kernel's comm on Linux.
+type Proc struct {
+	PID  int
+	Name string
+}
+
+// ClientsAmong is Clients for a caller that has just listed the processes (listed, not nil):
+// xrdp's daemons are picked from the list instead of reading every /proc/PID/comm again (300
+// reads on a machine with 300 processes). A daemon started since the list was taken is seen
+// by the next call.
+func ClientsAmong(ctx context.Context, root string, listed []Proc) ([]*pb.RdpClient, error) {
 	if !fsroot.Live(root) {
 		if err := fsroot.CheckRoot(root); err != nil {
 			return nil, err
 		}
-		return xrdpClients(ctx, root)
+		return xrdpClients(ctx, root, listed)
 	}
-	return clients(ctx)
+	return clients(ctx, listed)
 }

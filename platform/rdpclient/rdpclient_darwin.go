@@ -8,6 +8,6 @@ import (
 
 // clients has nothing to read: macOS has no RDP server (Screen Sharing
 // speaks VNC), so there is no RDP client.
-func clients(context.Context) ([]*pb.RdpClient, error) {
+func clients(context.Context, []Proc) ([]*pb.RdpClient, error) {
 	return nil, nil
 }

@@ -7,6 +7,6 @@ import (
 )
 
 // clients reads xrdp's logs and the live /proc; see Clients.
-func clients(ctx context.Context) ([]*pb.RdpClient, error) {
-	return xrdpClients(ctx, "/")
+func clients(ctx context.Context, listed []Proc) ([]*pb.RdpClient, error) {
+	return xrdpClients(ctx, "/", listed)
 }

@@ -8,6 +8,6 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-func clients(context.Context) ([]*pb.RdpClient, error) {
+func clients(context.Context, []Proc) ([]*pb.RdpClient, error) {
 	return nil, ErrNotImplemented
 }

@@ -19,7 +19,7 @@ const wtsListen = 6
 
 // clients reads the RDP sessions from wtsapi32. A session that ends while
 // it is being read loses the classes queried after its end.
-func clients(ctx context.Context) ([]*pb.RdpClient, error) {
+func clients(ctx context.Context, _ []Proc) ([]*pb.RdpClient, error) {
 	var infos *windows.WTS_SESSION_INFO
 	var count uint32
 	if err := windows.WTSEnumerateSessions(0, 0, 1, &infos, &count); err != nil {

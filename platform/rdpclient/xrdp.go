@@ -42,9 +42,17 @@ type xrdpProcs struct {
 	xrdp, sesman map[int][]string
 }
 
-// xrdpClients reads the Linux tree at root ("/" for the live system).
-func xrdpClients(ctx context.Context, root string) ([]*pb.RdpClient, error) {
-	procs, err := scanProcs(ctx, root)
+// xrdpClients reads the Linux tree at root ("/" for the live system). listed, when not nil,
+// are its processes as the caller just listed them: xrdp's daemons are picked from them
+// instead of from every /proc/PID/comm.
+func xrdpClients(ctx context.Context, root string, listed []Proc) ([]*pb.RdpClient, error) {
+	var procs xrdpProcs
+	var err error
+	if listed != nil {
+		procs = pickProcs(root, listed)
+	} else {
+		procs, err = scanProcs(ctx, root)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -146,22 +154,38 @@ func scanProcs(ctx context.Context, root string) (xrdpProcs, error) {
 		if err != nil {
 			continue
 		}
-		var m map[int][]string
-		switch strings.TrimSpace(string(comm)) {
-		case "xrdp":
-			m = procs.xrdp
-		case "xrdp-sesman":
-			m = procs.sesman
-		default:
-			continue
-		}
-		var argv []string
-		if b, err := fsroot.ReadFile(fsroot.Path(root, fmt.Sprintf("/proc/%d/cmdline", pid)), 4096); err == nil {
-			argv = strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		}
-		m[pid] = argv
+		procs.add(root, pid, strings.TrimSpace(string(comm)))
 	}
 	return procs, nil
+}
+
+// pickProcs is scanProcs over processes the caller already listed.
+func pickProcs(root string, listed []Proc) xrdpProcs {
+	procs := xrdpProcs{xrdp: map[int][]string{}, sesman: map[int][]string{}}
+	for _, p := range listed {
+		if p.PID > 0 {
+			procs.add(root, p.PID, p.Name)
+		}
+	}
+	return procs
+}
+
+// add records pid, with its command line, if comm names one of xrdp's daemons.
+func (procs xrdpProcs) add(root string, pid int, comm string) {
+	var m map[int][]string
+	switch comm {
+	case "xrdp":
+		m = procs.xrdp
+	case "xrdp-sesman":
+		m = procs.sesman
+	default:
+		return
+	}
+	var argv []string
+	if b, err := fsroot.ReadFile(fsroot.Path(root, fmt.Sprintf("/proc/%d/cmdline", pid)), 4096); err == nil {
+		argv = strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	}
+	m[pid] = argv
 }
 
 // logPaths returns the logs (paths on the scanned system) of one daemon:

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/farmwatch/farmwatch/platform/process"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -111,7 +114,26 @@ func waitClient(t *testing.T, what, clientName string, ok func(*pb.RdpClient) bo
 				got = c
 			}
 		}
-		if ok(got) {
+		// The scan's way: xrdp's daemons picked from the process list it just took.
+		procs, err := process.List(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := make([]Proc, len(procs))
+		for i, p := range procs {
+			listed[i] = Proc{PID: int(p.PID), Name: p.Name}
+		}
+		among, err := ClientsAmong(context.Background(), "", listed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotAmong *pb.RdpClient
+		for _, c := range among {
+			if c.GetClientName() == clientName {
+				gotAmong = c
+			}
+		}
+		if ok(got) && ok(gotAmong) && proto.Equal(got, gotAmong) {
 			return got
 		}
 		if time.Now().After(deadline) {

@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // The logs in testdata were written by Debian 12's xrdp 0.9.21.1 and xrdp-sesman
@@ -275,16 +278,34 @@ func TestCapturedTreeReportsLiveXrdpClients(t *testing.T) {
 		{"disconnected and session ended", false, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cs, err := Clients(context.Background(), tree(t, tc.connected, tc.sessionRunning))
-			if err != nil {
-				t.Fatal(err)
+			root := tree(t, tc.connected, tc.sessionRunning)
+			// Clients walks the tree's proc; ClientsAmong is given the processes as a
+			// scan lists them (every pid directory with its comm): the same answer.
+			var listed []Proc
+			dirs, _ := os.ReadDir(filepath.Join(root, "proc"))
+			for _, d := range dirs {
+				pid, err := strconv.Atoi(d.Name())
+				if err != nil {
+					continue
+				}
+				comm, _ := os.ReadFile(filepath.Join(root, "proc", d.Name(), "comm"))
+				listed = append(listed, Proc{PID: pid, Name: strings.TrimSpace(string(comm))})
 			}
-			var got []string
-			for _, c := range cs {
-				got = append(got, strings.Join(strings.Fields(c.String()), " "))
-			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("got  %q\nwant %q", got, tc.want)
+			for name, read := range map[string]func() ([]*pb.RdpClient, error){
+				"Clients":      func() ([]*pb.RdpClient, error) { return Clients(context.Background(), root) },
+				"ClientsAmong": func() ([]*pb.RdpClient, error) { return ClientsAmong(context.Background(), root, listed) },
+			} {
+				cs, err := read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, c := range cs {
+					got = append(got, strings.Join(strings.Fields(c.String()), " "))
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("%s: got  %q\nwant %q", name, got, tc.want)
+				}
 			}
 		})
 	}
