@@ -21,6 +21,7 @@ type counters struct {
 	reportsStored, reportsDuplicate, reportsRefused, reportsConflict atomic.Uint64
 	enrolled, enrollRefused, heartbeats                              atomic.Uint64
 	bandChanges, newClusters                                         atomic.Uint64
+	reportsPruned                                                    atomic.Uint64
 }
 
 // Counters returns the collector's running totals since start, for metrics.
@@ -36,6 +37,7 @@ func (c *Collector) Counters() map[string]uint64 {
 		"new_clusters":        c.stats.newClusters.Load(),
 		"reports_conflicting": c.stats.reportsConflict.Load(),
 		"calls_limited":       c.limits.refused.Load(),
+		"reports_pruned":      c.stats.reportsPruned.Load(),
 	}
 }
 

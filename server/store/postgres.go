@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -557,8 +558,10 @@ func (s *Postgres) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.
 }
 
 func (s *Postgres) SequenceGaps(ctx context.Context, deviceID string) ([]Gap, error) {
+	// Below history_from, reports may have been pruned: the count starts there.
 	rows, err := s.pool.Query(ctx, `SELECT prev, sequence FROM (
-		SELECT sequence, COALESCE(LAG(sequence) OVER (ORDER BY sequence), 0) AS prev FROM reports WHERE device_id = $1
+		SELECT r.sequence, COALESCE(LAG(r.sequence) OVER (ORDER BY r.sequence), GREATEST(d.history_from, 1) - 1) AS prev
+		FROM reports r JOIN devices d ON d.id = r.device_id WHERE r.device_id = $1 AND r.sequence >= d.history_from
 	) AS s WHERE sequence > prev + 1 ORDER BY sequence`, deviceID)
 	if err != nil {
 		return nil, err
@@ -673,4 +676,52 @@ func (s *Postgres) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error
 		a.At = fromMS(at)
 		return a, err
 	})
+}
+
+// PruneReports implements Store. The devices whose reports go are locked first, in id order,
+// as ingest locks them: a replay of a report being pruned waits instead of deadlocking.
+func (s *Postgres) PruneReports(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n := 0
+	err := s.pgTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT r.device_id, r.sequence FROM reports r JOIN devices d ON d.id = r.device_id
+			WHERE r.received < $1 AND r.sequence <> d.highest_sequence ORDER BY r.received LIMIT $2`, ms(cutoff), limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		var seqs []int64
+		for rows.Next() {
+			var id string
+			var seq int64
+			if err := rows.Scan(&id, &seq); err != nil {
+				rows.Close()
+				return err
+			}
+			ids, seqs = append(ids, id), append(seqs, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(ids) == 0 {
+			return err
+		}
+		devs := slices.Clone(ids)
+		slices.Sort(devs)
+		if _, err := pgLockDevices(ctx, tx, slices.Compact(devs)); err != nil {
+			return err
+		}
+		// Still not the newest once locked: a report stored meanwhile only makes it older.
+		tag, err := tx.Exec(ctx, `DELETE FROM reports r USING unnest($1::text[], $2::bigint[]) AS v (device_id, sequence), devices d
+			WHERE r.device_id = v.device_id AND r.sequence = v.sequence AND d.id = r.device_id AND r.sequence <> d.highest_sequence`, ids, seqs)
+		if err != nil {
+			return err
+		}
+		n = int(tag.RowsAffected())
+		_, err = tx.Exec(ctx, `UPDATE devices d SET history_from = GREATEST(d.history_from, v.upto + 1)
+			FROM (SELECT device_id, MAX(sequence) AS upto FROM unnest($1::text[], $2::bigint[]) AS t (device_id, sequence) GROUP BY device_id) AS v
+			WHERE d.id = v.device_id`, ids, seqs)
+		return err
+	})
+	return n, err
 }

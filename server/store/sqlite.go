@@ -846,8 +846,10 @@ func (s *SQLite) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Ti
 }
 
 func (s *SQLite) SequenceGaps(ctx context.Context, deviceID string) ([]Gap, error) {
+	// Below history_from, reports may have been pruned: the count starts there.
 	rows, err := s.query(ctx, `SELECT prev, sequence FROM (
-		SELECT sequence, COALESCE(LAG(sequence) OVER (ORDER BY sequence), 0) AS prev FROM reports WHERE device_id = ?
+		SELECT r.sequence, COALESCE(LAG(r.sequence) OVER (ORDER BY r.sequence), MAX(d.history_from, 1) - 1) AS prev
+		FROM reports r JOIN devices d ON d.id = r.device_id WHERE r.device_id = ? AND r.sequence >= d.history_from
 	) WHERE sequence > prev + 1 ORDER BY sequence`, deviceID)
 	if err != nil {
 		return nil, err
@@ -992,4 +994,57 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// PruneReports implements Store. It runs as a relaxed write (synchronous=NORMAL): a prune lost
+// to a power cut is simply done again.
+func (s *SQLite) PruneReports(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tx, err := s.beginRelaxed(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `DELETE FROM reports WHERE rowid IN (
+		SELECT r.rowid FROM reports r JOIN devices d ON d.id = r.device_id
+		WHERE r.received < ? AND r.sequence <> d.highest_sequence ORDER BY r.received LIMIT ?)
+		RETURNING device_id, sequence`, ms(cutoff), limit)
+	if err != nil {
+		return 0, err
+	}
+	upTo, n, err := prunedUpTo(rows)
+	if err != nil {
+		return 0, err
+	}
+	for id, seq := range upTo {
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET history_from = MAX(history_from, ?) WHERE id = ?`, int64(seq+1), id); err != nil {
+			return 0, err
+		}
+	}
+	return n, tx.Commit()
+}
+
+// prunedUpTo reads the (device_id, sequence) rows a prune deleted: the highest sequence pruned
+// per device, and how many rows there were.
+func prunedUpTo(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+	Close() error
+}) (map[string]uint64, int, error) {
+	defer rows.Close()
+	upTo := map[string]uint64{}
+	n := 0
+	for rows.Next() {
+		var id string
+		var seq uint64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, 0, err
+		}
+		upTo[id] = max(upTo[id], seq)
+		n++
+	}
+	return upTo, n, rows.Err()
 }

@@ -72,8 +72,14 @@ type Store interface {
 	Findings(ctx context.Context, deviceID string) ([]Finding, error)
 	// Facts returns the facts of the device's newest report and when it was received.
 	Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Time, error)
-	// SequenceGaps lists the sequence ranges missing below the device's highest stored sequence.
+	// SequenceGaps lists the sequence ranges missing below the device's highest stored
+	// sequence, above what PruneReports removed.
 	SequenceGaps(ctx context.Context, deviceID string) ([]Gap, error)
+	// PruneReports deletes up to limit stored reports received before cutoff, oldest first,
+	// never a device's newest, and returns how many it deleted. Findings, facts, scores and
+	// everything else derived from the reports stay; the pruned range of each device's
+	// sequences is no longer reported as a gap.
+	PruneReports(ctx context.Context, cutoff time.Time, limit int) (int, error)
 	// Report returns one stored report.
 	Report(ctx context.Context, deviceID string, seq uint64) (*pb.Report, error)
 

@@ -97,6 +97,7 @@ func metricsRegistry(col *collector.Collector, st store.Store, ex *export.Export
 		"heartbeats": "heartbeats", "band_changes": "devices that changed band", "new_clusters": "clusters found for the first time",
 		"reports_conflicting": "reports conflicting with a stored one of the same sequence (a second agent on one identity)",
 		"calls_limited":       "agent calls refused with RESOURCE_EXHAUSTED (back-pressure)",
+		"reports_pruned":      "stored reports deleted past --report-retention",
 	}
 	for k, help := range names {
 		m.CounterFunc("farmwatch_"+k+"_total", "Collector: "+help+" since start.", nil, func(emit func(float64, ...string)) {

@@ -235,6 +235,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limGlobal := f.Float64("limit-report-rate", 0, "reports per second accepted from all agents (0: bounded by --limit-in-flight only)")
 	pushStreams := f.Int("push-streams", 1000, "push streams held open at most (each holds an agent's connection); agents past it get pushes with heartbeats (0: none)")
 	maxConns := f.Int("max-connections", 8000, "agent connections open at once; past it new ones wait to be accepted (each costs about 35 KB live, 75 KB resident; the open-file limit must be higher)")
+	retention := f.Duration("report-retention", 30*24*time.Hour, "delete stored reports older than this, each device's newest excepted (findings, facts and scores stay); 0 keeps every report")
 	idleClose := f.Duration("idle-close", 2*time.Second, "close an agent connection with no call in flight for this long (0: never); memory then follows the agents talking, not the fleet")
 	geoDir := f.String("geoip", "", "directory with country.mmdb and asn.mmdb (default: DATA/geoip, then the installed copy, then ./var/geoip)")
 	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
@@ -275,6 +276,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("--push-streams: %d: want 0 to 1000000", *pushStreams)}
 	case *maxConns < 1 || *maxConns > 10_000_000:
 		return usageError{fmt.Errorf("--max-connections: %d: want 1 to 10000000", *maxConns)}
+	case *retention != 0 && *retention < time.Hour:
+		return usageError{fmt.Errorf("--report-retention: %s: want 0 (keep every report) or at least 1h", *retention)}
 	case *idleClose != 0 && (*idleClose < time.Second || *idleClose > 24*time.Hour):
 		return usageError{fmt.Errorf("--idle-close: %s: want 0 (never) or 1s to 24h", *idleClose)}
 	}
@@ -404,6 +407,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go col.WatchLocations(ctx)
 	go col.WatchFleet(ctx, 5*time.Minute)
 	go col.WatchSilence(ctx, collector.SilenceSweep)
+	go col.WatchRetention(ctx, *retention, collector.PruneEvery)
 	if err := col.SetPolicy(ctx, pol, "serve"); err != nil {
 		return err
 	}
