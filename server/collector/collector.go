@@ -464,7 +464,8 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
 	}
-	res, err := c.ingest.ingest(ctx, store.Ingest{DeviceID: id, Report: rep, Body: body, Received: c.now(), Address: remoteAddr(ctx)})
+	// Deflated here, in the upload's goroutine, not in the store's single writer.
+	res, err := c.ingest.ingest(ctx, store.Ingest{DeviceID: id, Report: rep, Body: body, Packed: store.PackBody(body), Received: c.now(), Address: remoteAddr(ctx)})
 	switch {
 	case errors.Is(err, store.ErrRevoked):
 		return nil, status.Error(codes.PermissionDenied, "device revoked")

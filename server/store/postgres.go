@@ -550,6 +550,9 @@ func (s *Postgres) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.
 	if body == nil {
 		return nil, time.Time{}, nil
 	}
+	if body, err = UnpackBody(body); err != nil {
+		return nil, time.Time{}, fmt.Errorf("device %s facts: %w", deviceID, err)
+	}
 	f, err := factsFromReport(body)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("device %s facts: %w", deviceID, err)
@@ -581,6 +584,9 @@ func (s *Postgres) Report(ctx context.Context, deviceID string, seq uint64) (*pb
 	}
 	if err != nil {
 		return nil, err
+	}
+	if body, err = UnpackBody(body); err != nil {
+		return nil, fmt.Errorf("report %s/%d: %w", deviceID, seq, err)
 	}
 	r := &pb.Report{}
 	if err := proto.Unmarshal(body, r); err != nil {

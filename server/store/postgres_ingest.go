@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -119,7 +118,7 @@ func pgIngestBatch(ctx context.Context, tx pgx.Tx, ids []string, batch []Ingest)
 		rep := in.Report
 		b.Queue(`INSERT INTO reports (device_id, sequence, created, received, address, findings_count, body)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (device_id, sequence) DO NOTHING`,
-			in.DeviceID, int64(rep.GetSequence()), ms(rep.GetCreated().AsTime()), ms(in.Received), in.Address, int64(len(rep.GetFindings())), pgBytes(in.Body)).
+			in.DeviceID, int64(rep.GetSequence()), ms(rep.GetCreated().AsTime()), ms(in.Received), in.Address, int64(len(rep.GetFindings())), pgBytes(in.stored())).
 			Exec(func(ct pgconn.CommandTag) error { inserted[i] = ct.RowsAffected() == 1; return nil })
 	}
 	b.Queue(`SELECT device_id, key, first_seen, signal, severity, confidence, title, attack, detector, evidence, source FROM findings WHERE device_id = ANY($1)`, live).
@@ -189,7 +188,7 @@ func pgIngestBatch(ctx context.Context, tx pgx.Tx, ids []string, batch []Ingest)
 		if !inserted[i] {
 			r.Duplicate = true
 			r.HighestSequence = dev.highest
-			if r.Conflict = !bytes.Equal(stored[devSeq{in.DeviceID, int64(seq)}], in.Body); r.Conflict {
+			if r.Conflict = !sameBody(stored[devSeq{in.DeviceID, int64(seq)}], in.Body); r.Conflict {
 				b.Queue(`INSERT INTO report_conflicts (device_id, sequence, received, address, body) VALUES ($1, $2, $3, $4, $5)`,
 					in.DeviceID, int64(seq), ms(in.Received), in.Address, pgBytes(in.Body))
 				// Bounded: a cloned agent must not fill the disk. The newest are kept.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -391,7 +390,7 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 	}
 	r, err := tx.ExecContext(ctx, `INSERT INTO reports (device_id, sequence, created, received, address, findings_count, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, sequence) DO NOTHING`,
-		in.DeviceID, int64(seq), ms(rep.GetCreated().AsTime()), ms(in.Received), in.Address, len(rep.GetFindings()), in.Body)
+		in.DeviceID, int64(seq), ms(rep.GetCreated().AsTime()), ms(in.Received), in.Address, len(rep.GetFindings()), in.stored())
 	if err != nil {
 		return res, fmt.Errorf("store report %s/%d: %w", in.DeviceID, seq, err)
 	}
@@ -402,7 +401,7 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT body FROM reports WHERE device_id = ? AND sequence = ?`, in.DeviceID, int64(seq)).Scan(&stored); err != nil {
 			return res, fmt.Errorf("read stored report %s/%d: %w", in.DeviceID, seq, err)
 		}
-		if res.Conflict = !bytes.Equal(stored, in.Body); res.Conflict {
+		if res.Conflict = !sameBody(stored, in.Body); res.Conflict {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO report_conflicts (device_id, sequence, received, address, body) VALUES (?, ?, ?, ?, ?)`,
 				in.DeviceID, int64(seq), ms(in.Received), in.Address, in.Body); err != nil {
 				return res, fmt.Errorf("keep conflicting report %s/%d: %w", in.DeviceID, seq, err)
@@ -838,6 +837,9 @@ func (s *SQLite) Facts(ctx context.Context, deviceID string) (*pb.Facts, time.Ti
 	if body == nil {
 		return nil, time.Time{}, nil
 	}
+	if body, err = UnpackBody(body); err != nil {
+		return nil, time.Time{}, fmt.Errorf("device %s facts: %w", deviceID, err)
+	}
 	f, err := factsFromReport(body)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("device %s facts: %w", deviceID, err)
@@ -874,6 +876,9 @@ func (s *SQLite) Report(ctx context.Context, deviceID string, seq uint64) (*pb.R
 	}
 	if err != nil {
 		return nil, err
+	}
+	if body, err = UnpackBody(body); err != nil {
+		return nil, fmt.Errorf("report %s/%d: %w", deviceID, seq, err)
 	}
 	r := &pb.Report{}
 	if err := proto.Unmarshal(body, r); err != nil {

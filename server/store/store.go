@@ -5,6 +5,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -405,9 +406,27 @@ type Certificate struct {
 type Ingest struct {
 	DeviceID string
 	Report   *pb.Report
-	Body     []byte
+	Body     []byte // Report, marshalled deterministically
+	// Packed is Body as it is stored, PackBody(Body), worked out by the caller so that the
+	// deflating happens outside the store's writer; nil: the store packs Body itself.
+	Packed   []byte
 	Received time.Time
 	Address  string
+}
+
+// stored is what goes into the reports table.
+func (in Ingest) stored() []byte {
+	if in.Packed != nil {
+		return in.Packed
+	}
+	return PackBody(in.Body)
+}
+
+// sameBody says whether a stored body holds exactly body; a stored body that does not unpack
+// holds nothing the same, so the new one is kept as a conflict.
+func sameBody(stored, body []byte) bool {
+	plain, err := UnpackBody(stored)
+	return err == nil && bytes.Equal(plain, body)
 }
 
 // IngestResult tells what IngestReport did.
