@@ -464,8 +464,12 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
 	}
-	// Deflated here, in the upload's goroutine, not in the store's single writer.
-	res, err := c.ingest.ingest(ctx, store.Ingest{DeviceID: id, Report: rep, Body: body, Packed: store.PackBody(body), Received: c.now(), Address: remoteAddr(ctx)})
+	// Compressed and prepared here, in the upload's goroutine, not in the store's single writer.
+	in := store.Ingest{DeviceID: id, Report: rep, Body: body, Packed: store.PackBody(body), Received: c.now(), Address: remoteAddr(ctx)}
+	if err := in.Prepare(); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
+	}
+	res, err := c.ingest.ingest(ctx, in)
 	switch {
 	case errors.Is(err, store.ErrRevoked):
 		return nil, status.Error(codes.PermissionDenied, "device revoked")

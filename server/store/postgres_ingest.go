@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // Ingest on PostgreSQL. A batch is one transaction that first locks the rows of its devices
@@ -208,7 +205,11 @@ func pgIngestBatch(ctx context.Context, tx pgx.Tx, ids []string, batch []Ingest)
 			r.HighestSequence = dev.highest
 			continue
 		}
-		if err := pgQueueFindings(b, dev, in.DeviceID, seq, rep.GetFindings(), in.Received); err != nil {
+		fs, err := in.incomingFindings()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := pgQueueFindings(b, dev, in.DeviceID, seq, fs); err != nil {
 			return nil, nil, err
 		}
 		host := rep.GetFacts().GetHost()
@@ -235,7 +236,7 @@ func pgIngestBatch(ctx context.Context, tx pgx.Tx, ids []string, batch []Ingest)
 // report seq, keeping first_seen of findings (by key) that were already current, and brings
 // dev.findings to what they leave. Unchanged findings only get the new sequence and last_seen
 // (no index changes); new, changed and vanished ones are written.
-func pgQueueFindings(b *pgx.Batch, dev *pgDevState, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) error {
+func pgQueueFindings(b *pgx.Batch, dev *pgDevState, deviceID string, seq uint64, fs []incomingFinding) error {
 	// The agent's findings before this report, as SQLite's replaceFindings reads them.
 	prev := map[string]findingRow{}
 	for k, r := range dev.findings {
@@ -255,11 +256,7 @@ func pgQueueFindings(b *pgx.Batch, dev *pgDevState, deviceID string, seq uint64,
 	var touchLast []int64
 	var writes []pgx.QueuedQuery
 	seen := make(map[string]bool, len(fs))
-	for _, f := range fs {
-		in, err := newIncoming(f, received)
-		if err != nil {
-			return err
-		}
+	for _, in := range fs {
 		key := in.key
 		if p, had := prev[key]; had && !seen[key] && in.unchanged(p) {
 			touchKeys, touchLast = append(touchKeys, key), append(touchLast, in.last)

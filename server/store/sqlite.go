@@ -422,7 +422,11 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 		res.GapBefore = seq - highest - 1
 	}
 	if seq > highest {
-		others, err := replaceFindings(ctx, tx, in.DeviceID, seq, rep.GetFindings(), in.Received)
+		fs, err := in.incomingFindings()
+		if err != nil {
+			return res, err
+		}
+		others, err := replaceFindings(ctx, tx, in.DeviceID, seq, fs)
 		if err != nil {
 			return res, err
 		}
@@ -529,10 +533,11 @@ func (c *cachedTx) close() {
 	}
 }
 
-// replaceFindings makes the device's current findings those of report seq, keeping first_seen
-// of findings (by key) that were already current. It returns how many findings of the device
-// are the collector's (not replaced by one of the report's).
-func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64, fs []*pb.Finding, received time.Time) (int, error) {
+// replaceFindings makes the device's current findings those of report seq (fs, from
+// Ingest.incoming), keeping first_seen of findings (by key) that were already current. It
+// returns how many findings of the device are the collector's (not replaced by one of the
+// report's).
+func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64, fs []incomingFinding) (int, error) {
 	// Most reports repeat the findings of the one before: those rows only get the new sequence
 	// and last_seen (no index changes); only new, changed and vanished findings are written.
 	prev := map[string]findingRow{}
@@ -563,22 +568,35 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		signal = excluded.signal, severity = excluded.severity, confidence = excluded.confidence, title = excluded.title, attack = excluded.attack,
 		detector = excluded.detector, evidence = excluded.evidence, first_seen = MIN(findings.first_seen, excluded.first_seen),
 		last_seen = excluded.last_seen, source = 'agent'`
-	const touch = `UPDATE findings SET sequence = ?, last_seen = ? WHERE device_id = ? AND key = ?`
+	// The unchanged findings are touched in one statement, run before the others (a key
+	// touched is written again only by a later upsert, which must come after), as PostgreSQL's
+	// ingest does: keys and last-seen times go in as two JSON arrays, joined by position.
+	const touch = `UPDATE findings SET sequence = ?, last_seen = l.value
+		FROM json_each(?) AS k JOIN json_each(?) AS l ON l.key = k.key
+		WHERE findings.device_id = ? AND findings.key = k.value`
+	var touchKeys []string
+	var touchLast []int64
+	var upserts []incomingFinding
 	seen := make(map[string]bool, len(fs))
-	for _, f := range fs {
-		in, err := newIncoming(f, received)
-		if err != nil {
-			return 0, err
+	for _, in := range fs {
+		if p, had := prev[in.key]; had && !seen[in.key] && in.unchanged(p) {
+			touchKeys, touchLast = append(touchKeys, in.key), append(touchLast, in.last)
+		} else {
+			upserts = append(upserts, in)
 		}
-		key := in.key
-		if p, had := prev[key]; had && !seen[key] && in.unchanged(p) {
-			if _, err := tx.ExecContext(ctx, touch, int64(seq), in.last, deviceID, key); err != nil {
-				return 0, fmt.Errorf("store finding %s: %w", key, err)
-			}
-		} else if _, err := tx.ExecContext(ctx, upsert, append([]any{deviceID, key, int64(seq)}, in.upsertArgs()...)...); err != nil {
-			return 0, fmt.Errorf("store finding %s: %w", key, err)
+		seen[in.key] = true
+	}
+	if len(touchKeys) > 0 {
+		keys, _ := json.Marshal(touchKeys)
+		lasts, _ := json.Marshal(touchLast)
+		if _, err := tx.ExecContext(ctx, touch, int64(seq), string(keys), string(lasts), deviceID); err != nil {
+			return 0, fmt.Errorf("touch findings: %w", err)
 		}
-		seen[key] = true
+	}
+	for _, in := range upserts {
+		if _, err := tx.ExecContext(ctx, upsert, append([]any{deviceID, in.key, int64(seq)}, in.upsertArgs()...)...); err != nil {
+			return 0, fmt.Errorf("store finding %s: %w", in.key, err)
+		}
 	}
 	for k := range prev {
 		if !seen[k] {

@@ -412,6 +412,36 @@ type Ingest struct {
 	Packed   []byte
 	Received time.Time
 	Address  string
+
+	incoming []incomingFinding // the report's findings as stored; see Prepare
+	prepared bool
+}
+
+// Prepare works out, outside the store's writer, what the ingest compares and writes of the
+// report's findings (keys, evidence encoded); the collector calls it in the upload's
+// goroutine. Optional: the store does the same work when the caller did not.
+func (in *Ingest) Prepare() error {
+	fs, err := in.incomingFindings()
+	if err != nil {
+		return err
+	}
+	in.incoming, in.prepared = fs, true
+	return nil
+}
+
+func (in *Ingest) incomingFindings() ([]incomingFinding, error) {
+	if in.prepared {
+		return in.incoming, nil
+	}
+	fs := make([]incomingFinding, 0, len(in.Report.GetFindings()))
+	for _, f := range in.Report.GetFindings() {
+		inc, err := newIncoming(f, in.Received)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, inc)
+	}
+	return fs, nil
 }
 
 // stored is what goes into the reports table.
