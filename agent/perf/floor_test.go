@@ -3,6 +3,7 @@
 package perf
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,11 +13,28 @@ import (
 // floor counts what rawFloor read.
 type floor struct{ files, bytes int }
 
-func (f *floor) read(path string) {
-	if b, err := os.ReadFile(path); err == nil {
+func (f *floor) read(path string) []byte {
+	b, err := os.ReadFile(path)
+	if err == nil {
 		f.files++
 		f.bytes += len(b)
 	}
+	return b
+}
+
+// kthread says whether a /proc/PID/stat has PF_KTHREAD (0x00200000) in its flags, field 9:
+// the one thing the floor looks at in what it reads, to skip what the scan skips.
+func kthread(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	fields := bytes.Fields(stat[i+1:])
+	if len(fields) < 7 {
+		return false
+	}
+	flags, _ := strconv.ParseUint(string(fields[6]), 10, 64)
+	return flags&0x00200000 != 0
 }
 
 func (f *floor) link(path string) string {
@@ -53,7 +71,9 @@ func rawFloor() floor {
 			continue
 		}
 		d := "/proc/" + e.Name()
-		f.read(d + "/stat")
+		if stat := f.read(d + "/stat"); kthread(stat) {
+			continue // the scan reads a kernel thread's stat alone, as here
+		}
 		f.read(d + "/status")
 		f.read(d + "/cmdline")
 		f.link(d + "/exe")

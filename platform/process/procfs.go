@@ -55,8 +55,8 @@ func readProcfs(root string, sockets bool) ([]Process, Counts, error) {
 			continue
 		}
 		dir := procDir + string(filepath.Separator) + e.Name()
-		p, ok, partial := readPID(dir, int32(pid), boot, users, buf)
-		if ok && owners != nil {
+		p, ok, partial, kthread := readPID(dir, int32(pid), boot, users, buf)
+		if ok && owners != nil && !kthread { // a kernel thread has no descriptors
 			owners.addFDs(dir, int32(pid))
 		}
 		switch {
@@ -80,20 +80,26 @@ func readProcfs(root string, sockets bool) ([]Process, Counts, error) {
 }
 
 // readPID reads one process; ok is false when it has gone, partial true when access to its
-// executable was denied.
-func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf []byte) (p Process, ok, partial bool) {
+// executable was denied. A kernel thread (kthread) is read from its stat alone: it runs as
+// root, with no command line, executable or descriptors, which saves four of the five reads
+// for each of the 50-200 kernel threads of a Linux machine.
+func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf []byte) (p Process, ok, partial, kthread bool) {
 	stat, err := readInto(dir+"/stat", buf)
 	if err != nil {
-		return p, false, false // exited, or not a process directory
+		return p, false, false, false // exited, or not a process directory
 	}
 	p.PID = pid
 	var ticks uint64
 	p.Name, p.PPID, ticks, ok = parseStat(stat)
 	if !ok {
-		return p, false, false
+		return p, false, false, false
 	}
 	if !boot.IsZero() {
 		p.Started = boot.Add(time.Duration(ticks) * (time.Second / userHZ))
+	}
+	if kernelThread(stat) {
+		p.Username = users[0]
+		return p, true, false, true
 	}
 	if status, err := readInto(dir+"/status", buf); err == nil {
 		if uid, ok := statusUID(status); ok {
@@ -111,7 +117,25 @@ func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf
 		}
 	}
 	p.Executable, err = os.Readlink(dir + "/exe")
-	return p, true, errors.Is(err, fs.ErrPermission)
+	return p, true, errors.Is(err, fs.ErrPermission), false
+}
+
+// pfKthread is the kernel's PF_KTHREAD task flag.
+const pfKthread = 0x00200000
+
+// kernelThread says whether /proc/PID/stat is a kernel thread's: its flags (field 9) carry
+// PF_KTHREAD. A stat it cannot read says no, and the process is read in full.
+func kernelThread(stat []byte) bool {
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return false
+	}
+	fields := bytes.Fields(stat[end+1:])
+	if len(fields) < 7 { // state ppid pgrp session tty_nr tpgid flags
+		return false
+	}
+	flags, err := strconv.ParseUint(string(fields[6]), 10, 64)
+	return err == nil && flags&pfKthread != 0
 }
 
 // parseStat parses /proc/PID/stat: "pid (comm) state ppid ... starttime ...".
