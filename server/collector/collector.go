@@ -251,6 +251,7 @@ func (c *Collector) Server(tlsConf *tls.Config) *grpc.Server {
 		grpc.InitialWindowSize(64<<10),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: c.limits.l.IdleClose}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 30 * time.Second, PermitWithoutStream: true}),
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.UnaryInterceptor(c.unaryAuth),
 		grpc.StreamInterceptor(c.streamAuth),
 	)
@@ -294,6 +295,7 @@ func (c *Collector) authenticate(ctx context.Context, method string) (context.Co
 }
 
 func (c *Collector) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	ctx = takeRaw(ctx, req) // first, whatever follows: see codec
 	ctx, err := c.authenticate(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
@@ -460,9 +462,12 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 		c.log.Warn("report refused", "device", id, "sequence", rep.GetSequence(), "reason", err)
 		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
 	}
-	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(rep)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
+	body := rawReport(ctx) // as the agent sent it (see codec)
+	if body == nil {
+		var err error
+		if body, err = (proto.MarshalOptions{Deterministic: true}).Marshal(rep); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
+		}
 	}
 	// Compressed and prepared here, in the upload's goroutine, not in the store's single writer.
 	in := store.Ingest{DeviceID: id, Report: rep, Body: body, Packed: store.PackBody(body), Received: c.now(), Address: remoteAddr(ctx)}

@@ -48,7 +48,7 @@ func PackBody(body []byte) []byte {
 	if 2*(2+n) < len(out) { // the body waits for its commit: hold only what it needs
 		return append([]byte(nil), out[:2+n]...)
 	}
-	return out[:2+n:2+n]
+	return out[: 2+n : 2+n]
 }
 
 // errBadBody is a stored body that is neither protobuf nor a packed form this collector reads.

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -452,11 +454,20 @@ func (in Ingest) stored() []byte {
 	return PackBody(in.Body)
 }
 
-// sameBody says whether a stored body holds exactly body; a stored body that does not unpack
-// holds nothing the same, so the new one is kept as a conflict.
+// sameBody says whether a stored body holds the same report as body. Bodies are the agents'
+// own bytes, and protobuf leaves the order of map entries to the encoder, so equal reports may
+// differ in bytes: those are compared by value. A stored body that does not unpack holds
+// nothing the same, so the new one is kept as a conflict.
 func sameBody(stored, body []byte) bool {
 	plain, err := UnpackBody(stored)
-	return err == nil && bytes.Equal(plain, body)
+	if err != nil {
+		return false
+	}
+	if bytes.Equal(plain, body) {
+		return true
+	}
+	var a, b pb.Report
+	return proto.Unmarshal(plain, &a) == nil && proto.Unmarshal(body, &b) == nil && proto.Equal(&a, &b)
 }
 
 // IngestResult tells what IngestReport did.
