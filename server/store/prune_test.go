@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -172,4 +173,41 @@ func BenchmarkPruneReports(b *testing.B) {
 		pruned += n
 	}
 	b.ReportMetric(float64(pruned)/took.Seconds(), "reports/s")
+}
+
+// TestUnchangedFindingsAreTouchedEachWithItsLastSeen: a report repeating the findings of the
+// one before moves each to the new sequence and to its own last-seen time (two different
+// times here), in both stores, and leaves a changed one rewritten and a vanished one gone.
+func TestUnchangedFindingsAreTouchedEachWithItsLastSeen(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		enrollDevice(t, s, devA)
+		mk := func(key string, last time.Time, title string) *pb.Finding {
+			return &pb.Finding{Signal: "remote_tool.running", Key: key, Title: title, Severity: pb.Severity_SEVERITY_HIGH,
+				FirstSeen: timestamppb.New(t0), LastSeen: timestamppb.New(last)}
+		}
+		ingestAt(t, s, devA, report(1, mk("a", t0, "A"), mk("b", t0, "B"), mk("c", t0, "C"), mk("d", t0, "D")), t0)
+		l1, l2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+		ingestAt(t, s, devA, report(2, mk("a", l1, "A"), mk("b", l2, "B"), mk("c", l1, "C changed")), t0.Add(3*time.Hour))
+		fs, err := s.Findings(ctx, devA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]Finding{}
+		for _, f := range fs {
+			got[f.Key] = f
+		}
+		if len(got) != 3 {
+			t.Fatalf("findings after report 2: %+v", fs)
+		}
+		for key, want := range map[string]time.Time{"remote_tool.running|a": l1, "remote_tool.running|b": l2, "remote_tool.running|c": l1} {
+			f, ok := got[key]
+			if !ok || f.Sequence != 2 || !f.LastSeen.Equal(want) || !f.FirstSeen.Equal(t0) {
+				t.Errorf("%s: %+v, want sequence 2, last seen %v", key, f, want)
+			}
+		}
+		if got["remote_tool.running|c"].Title != "C changed" {
+			t.Errorf("changed finding not rewritten: %+v", got["remote_tool.running|c"])
+		}
+	})
 }

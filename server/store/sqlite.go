@@ -568,12 +568,11 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		signal = excluded.signal, severity = excluded.severity, confidence = excluded.confidence, title = excluded.title, attack = excluded.attack,
 		detector = excluded.detector, evidence = excluded.evidence, first_seen = MIN(findings.first_seen, excluded.first_seen),
 		last_seen = excluded.last_seen, source = 'agent'`
-	// The unchanged findings are touched in one statement, run before the others (a key
-	// touched is written again only by a later upsert, which must come after), as PostgreSQL's
-	// ingest does: keys and last-seen times go in as two JSON arrays, joined by position.
-	const touch = `UPDATE findings SET sequence = ?, last_seen = l.value
-		FROM json_each(?) AS k JOIN json_each(?) AS l ON l.key = k.key
-		WHERE findings.device_id = ? AND findings.key = k.value`
+	// The unchanged findings are touched before the others are written (a key touched is
+	// written again only by a later upsert, which must come after), as PostgreSQL's ingest
+	// does: in one statement per last-seen time (nearly always one: the scan's), the keys as a
+	// JSON array, which SQLite turns into one index lookup each.
+	const touch = `UPDATE findings SET sequence = ?, last_seen = ? WHERE device_id = ? AND key IN (SELECT value FROM json_each(?))`
 	var touchKeys []string
 	var touchLast []int64
 	var upserts []incomingFinding
@@ -586,10 +585,21 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		}
 		seen[in.key] = true
 	}
-	if len(touchKeys) > 0 {
-		keys, _ := json.Marshal(touchKeys)
-		lasts, _ := json.Marshal(touchLast)
-		if _, err := tx.ExecContext(ctx, touch, int64(seq), string(keys), string(lasts), deviceID); err != nil {
+	for len(touchKeys) > 0 {
+		last := touchLast[0]
+		var keys []string
+		n := 0
+		for i, k := range touchKeys {
+			if touchLast[i] == last {
+				keys = append(keys, k)
+			} else {
+				touchKeys[n], touchLast[n] = k, touchLast[i]
+				n++
+			}
+		}
+		touchKeys, touchLast = touchKeys[:n], touchLast[:n]
+		js, _ := json.Marshal(keys)
+		if _, err := tx.ExecContext(ctx, touch, int64(seq), last, deviceID, string(js)); err != nil {
 			return 0, fmt.Errorf("touch findings: %w", err)
 		}
 	}

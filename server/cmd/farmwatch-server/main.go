@@ -235,7 +235,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limGlobal := f.Float64("limit-report-rate", 0, "reports per second accepted from all agents (0: bounded by --limit-in-flight only)")
 	pushStreams := f.Int("push-streams", 1000, "push streams held open at most (each holds an agent's connection); agents past it get pushes with heartbeats (0: none)")
 	maxConns := f.Int("max-connections", 8000, "agent connections open at once; past it new ones wait to be accepted (each costs about 35 KB live, 75 KB resident; the open-file limit must be higher)")
-	retention := f.Duration("report-retention", 30*24*time.Hour, "delete stored reports older than this, each device's newest excepted (findings, facts and scores stay); 0 keeps every report")
+	retention := f.Duration("report-retention", 14*24*time.Hour, "delete stored reports older than this, each device's newest excepted (findings, facts and scores stay); 0 keeps every report")
 	idleClose := f.Duration("idle-close", 2*time.Second, "close an agent connection with no call in flight for this long (0: never); memory then follows the agents talking, not the fleet")
 	geoDir := f.String("geoip", "", "directory with country.mmdb and asn.mmdb (default: DATA/geoip, then the installed copy, then ./var/geoip)")
 	geoCountry := f.String("geoip-country", "", "a MaxMind-format country or city database to use instead (e.g. GeoIP2-Country.mmdb)")
