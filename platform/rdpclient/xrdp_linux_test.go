@@ -108,12 +108,7 @@ func waitClient(t *testing.T, what, clientName string, ok func(*pb.RdpClient) bo
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got *pb.RdpClient
-		for _, c := range cs {
-			if c.GetClientName() == clientName {
-				got = c
-			}
-		}
+		got := named(cs, clientName)
 		// The scan's way: xrdp's daemons picked from the process list it just took.
 		procs, err := process.List(context.Background(), "")
 		if err != nil {
@@ -127,12 +122,7 @@ func waitClient(t *testing.T, what, clientName string, ok func(*pb.RdpClient) bo
 		if err != nil {
 			t.Fatal(err)
 		}
-		var gotAmong *pb.RdpClient
-		for _, c := range among {
-			if c.GetClientName() == clientName {
-				gotAmong = c
-			}
-		}
+		gotAmong := named(among, clientName)
 		if ok(got) && ok(gotAmong) && proto.Equal(got, gotAmong) {
 			return got
 		}
@@ -141,6 +131,17 @@ func waitClient(t *testing.T, what, clientName string, ok func(*pb.RdpClient) bo
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+}
+
+// named is the last record of cs from the client clientName, or nil.
+func named(cs []*pb.RdpClient, clientName string) *pb.RdpClient {
+	var got *pb.RdpClient
+	for _, c := range cs {
+		if c.GetClientName() == clientName {
+			got = c
+		}
+	}
+	return got
 }
 
 func randBytes(t *testing.T, n int) []byte {
