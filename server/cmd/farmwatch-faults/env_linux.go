@@ -233,7 +233,8 @@ func readStore(ctx context.Context, dbPath string, devices []string) (map[string
 			v.rows++
 			v.count[uint64(seq)]++
 			rep := &pb.Report{}
-			if err := proto.Unmarshal(body, rep); err != nil || rep.GetSequence() != uint64(seq) {
+			plain, err := store.UnpackBody(body) // stored compressed (store.PackBody)
+			if err != nil || proto.Unmarshal(plain, rep) != nil || rep.GetSequence() != uint64(seq) {
 				v.mismatch++
 			}
 		}
