@@ -568,33 +568,20 @@ func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64
 		signal = excluded.signal, severity = excluded.severity, confidence = excluded.confidence, title = excluded.title, attack = excluded.attack,
 		detector = excluded.detector, evidence = excluded.evidence, first_seen = MIN(findings.first_seen, excluded.first_seen),
 		last_seen = excluded.last_seen, source = 'agent'`
-	// The unchanged findings are touched before the others are written (a key touched is
-	// written again only by a later upsert, which must come after), as PostgreSQL's ingest
-	// does. One statement per key: measured with callgrind (BenchmarkIngestReports, 5
-	// findings), 594 k instructions per report, against 630 k with the keys in one
-	// `key IN (SELECT value FROM json_each(?))` and 703 k with an UPDATE ... FROM json_each join.
 	const touch = `UPDATE findings SET sequence = ?, last_seen = ? WHERE device_id = ? AND key = ?`
-	var touchKeys []string
-	var touchLast []int64
-	var upserts []incomingFinding
 	seen := make(map[string]bool, len(fs))
 	for _, in := range fs {
 		if p, had := prev[in.key]; had && !seen[in.key] && in.unchanged(p) {
-			touchKeys, touchLast = append(touchKeys, in.key), append(touchLast, in.last)
-		} else {
-			upserts = append(upserts, in)
-		}
-		seen[in.key] = true
-	}
-	for i, key := range touchKeys {
-		if _, err := tx.ExecContext(ctx, touch, int64(seq), touchLast[i], deviceID, key); err != nil {
-			return 0, fmt.Errorf("touch finding %s: %w", key, err)
-		}
-	}
-	for _, in := range upserts {
-		if _, err := tx.ExecContext(ctx, upsert, append([]any{deviceID, in.key, int64(seq)}, in.upsertArgs()...)...); err != nil {
+			// One statement per key: cheaper here than one for all of them (callgrind on
+			// BenchmarkIngestReports: 594 k instructions per report, 630 k with the keys in
+			// `key IN (SELECT value FROM json_each(?))`, 703 k with an UPDATE ... FROM join).
+			if _, err := tx.ExecContext(ctx, touch, int64(seq), in.last, deviceID, in.key); err != nil {
+				return 0, fmt.Errorf("touch finding %s: %w", in.key, err)
+			}
+		} else if _, err := tx.ExecContext(ctx, upsert, append([]any{deviceID, in.key, int64(seq)}, in.upsertArgs()...)...); err != nil {
 			return 0, fmt.Errorf("store finding %s: %w", in.key, err)
 		}
+		seen[in.key] = true
 	}
 	for k := range prev {
 		if !seen[k] {
@@ -1035,8 +1022,20 @@ func (s *SQLite) PruneReports(ctx context.Context, cutoff time.Time, limit int) 
 	if err != nil {
 		return 0, err
 	}
-	upTo, n, err := prunedUpTo(rows)
-	if err != nil {
+	upTo := map[string]uint64{} // the highest sequence pruned, per device
+	n := 0
+	for rows.Next() {
+		var id string
+		var seq uint64
+		if err := rows.Scan(&id, &seq); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		upTo[id] = max(upTo[id], seq)
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	for id, seq := range upTo {
@@ -1045,27 +1044,4 @@ func (s *SQLite) PruneReports(ctx context.Context, cutoff time.Time, limit int) 
 		}
 	}
 	return n, tx.Commit()
-}
-
-// prunedUpTo reads the (device_id, sequence) rows a prune deleted: the highest sequence pruned
-// per device, and how many rows there were.
-func prunedUpTo(rows interface {
-	Next() bool
-	Scan(...any) error
-	Err() error
-	Close() error
-}) (map[string]uint64, int, error) {
-	defer rows.Close()
-	upTo := map[string]uint64{}
-	n := 0
-	for rows.Next() {
-		var id string
-		var seq uint64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return nil, 0, err
-		}
-		upTo[id] = max(upTo[id], seq)
-		n++
-	}
-	return upTo, n, rows.Err()
 }

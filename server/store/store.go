@@ -408,9 +408,9 @@ type Certificate struct {
 type Ingest struct {
 	DeviceID string
 	Report   *pb.Report
-	Body     []byte // Report, marshalled deterministically
+	Body     []byte // Report on the wire, as the agent sent it (not canonical: see sameBody)
 	// Packed is Body as it is stored, PackBody(Body), worked out by the caller so that the
-	// deflating happens outside the store's writer; nil: the store packs Body itself.
+	// compressing happens outside the store's writer; nil: the store packs Body itself.
 	Packed   []byte
 	Received time.Time
 	Address  string
