@@ -61,7 +61,8 @@ func (f *floor) dir(path string) []os.DirEntry {
 // time zone, locale and keyboard files, the software inventory (dpkg status, .desktop
 // files), systemd unit directories and the users' home directories. Where the scan reads a
 // source more than once (network interfaces: three times) the floor reads it once, and
-// where the list is uncertain it leaves a file out: the floor is, if anything, below the true one, so scan/floor is not flattered.
+// where the list is uncertain it leaves a file out: the floor is, if anything, below the true
+// one, so scan/floor is not flattered.
 func rawFloor() floor {
 	var f floor
 	f.read("/proc/stat")

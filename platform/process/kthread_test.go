@@ -59,7 +59,7 @@ func TestKernelThreadsNeedOnlyStat(t *testing.T) {
 	t.Logf("%d kernel threads checked", checked)
 	// A user process is not one.
 	self, err := os.ReadFile("/proc/self/stat")
-	if err != nil || kernelThread(self) {
+	if _, _, _, flags, ok := parseStat(self); err != nil || !ok || flags&pfKthread != 0 {
 		t.Fatalf("this test process taken for a kernel thread (%v)", err)
 	}
 }
@@ -70,14 +70,15 @@ func TestKernelThreadFlag(t *testing.T) {
 		want bool
 	}{
 		{"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0", true},
-		{"1234 (bash) S 1 1234 1234 34816 1234 4194560 500 0 0 0", false},
-		{"77 (a) b) c) S 2 0 0 0 -1 2129984 0", true}, // comm with parentheses
-		{"9 (short) S 2 0", false},
-		{"9 (bad) S 2 0 0 0 -1 x", false},
+		{"1234 (bash) S 1 1234 1234 34816 1234 4194560 500 0 0 0 1 1 0 0 20 0 1 0 9 0 0", false},
+		{"77 (a) b) c) S 2 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0", true}, // comm with parentheses
+		{"9 (short) S 2 0 0 0 -1 2129984", false},                                  // cut short: not parsed
+		{"9 (bad) S 2 0 0 0 -1 x 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0", false},
 		{"no parenthesis", false},
 	} {
-		if got := kernelThread([]byte(tc.stat)); got != tc.want {
-			t.Errorf("kernelThread(%q) = %v", tc.stat, got)
+		_, _, _, flags, ok := parseStat([]byte(tc.stat))
+		if got := ok && flags&pfKthread != 0; got != tc.want {
+			t.Errorf("kernel thread %q = %v", tc.stat, got)
 		}
 	}
 }

@@ -84,7 +84,7 @@ func TestParseStat(t *testing.T) {
 		{"", "", 0, 0, false},
 	}
 	for _, tt := range tests {
-		comm, ppid, st, ok := parseStat([]byte(tt.in))
+		comm, ppid, st, _, ok := parseStat([]byte(tt.in))
 		if comm != tt.comm || ppid != tt.ppid || st != tt.starttime || ok != tt.ok {
 			t.Errorf("parseStat(%q) = %q, %d, %d, %v; want %q, %d, %d, %v", tt.in, comm, ppid, st, ok, tt.comm, tt.ppid, tt.starttime, tt.ok)
 		}

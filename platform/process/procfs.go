@@ -89,15 +89,15 @@ func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf
 		return p, false, false, false // exited, or not a process directory
 	}
 	p.PID = pid
-	var ticks uint64
-	p.Name, p.PPID, ticks, ok = parseStat(stat)
+	var ticks, flags uint64
+	p.Name, p.PPID, ticks, flags, ok = parseStat(stat)
 	if !ok {
 		return p, false, false, false
 	}
 	if !boot.IsZero() {
 		p.Started = boot.Add(time.Duration(ticks) * (time.Second / userHZ))
 	}
-	if kernelThread(stat) {
+	if flags&pfKthread != 0 {
 		p.Username = users[0]
 		return p, true, false, true
 	}
@@ -123,40 +123,27 @@ func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf
 // pfKthread is the kernel's PF_KTHREAD task flag.
 const pfKthread = 0x00200000
 
-// kernelThread says whether /proc/PID/stat is a kernel thread's: its flags (field 9) carry
-// PF_KTHREAD. A stat it cannot read says no, and the process is read in full.
-func kernelThread(stat []byte) bool {
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
-		return false
-	}
-	fields := bytes.Fields(stat[end+1:])
-	if len(fields) < 7 { // state ppid pgrp session tty_nr tpgid flags
-		return false
-	}
-	flags, err := strconv.ParseUint(string(fields[6]), 10, 64)
-	return err == nil && flags&pfKthread != 0
-}
 
-// parseStat parses /proc/PID/stat: "pid (comm) state ppid ... starttime ...".
+// parseStat parses /proc/PID/stat: "pid (comm) state ppid ... flags ... starttime ...".
 // comm may hold spaces and parentheses, so it ends at the last ')'.
-func parseStat(stat []byte) (comm string, ppid int32, starttime uint64, ok bool) {
+func parseStat(stat []byte) (comm string, ppid int32, starttime, flags uint64, ok bool) {
 	open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
 	if open < 0 || end < open {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
 	}
 	comm = string(stat[open+1 : end])
-	// Fields after comm: state(3) ppid(4) ... starttime(22).
+	// Fields after comm: state(3) ppid(4) pgrp session tty_nr tpgid flags(9) ... starttime(22).
 	fields := strings.Fields(string(stat[end+1:]))
 	if len(fields) < 20 {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
 	}
 	pp, err := strconv.ParseInt(fields[1], 10, 32)
 	if err != nil {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
 	}
+	flags, _ = strconv.ParseUint(fields[6], 10, 64)
 	starttime, _ = strconv.ParseUint(fields[19], 10, 64)
-	return comm, int32(pp), starttime, true
+	return comm, int32(pp), starttime, flags, true
 }
 
 // statusUID returns the real uid from /proc/PID/status ("Uid: r e s fs").
