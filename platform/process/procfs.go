@@ -123,7 +123,6 @@ func readPID(dir string, pid int32, boot time.Time, users map[uint32]string, buf
 // pfKthread is the kernel's PF_KTHREAD task flag.
 const pfKthread = 0x00200000
 
-
 // parseStat parses /proc/PID/stat: "pid (comm) state ppid ... flags ... starttime ...".
 // comm may hold spaces and parentheses, so it ends at the last ')'.
 func parseStat(stat []byte) (comm string, ppid int32, starttime, flags uint64, ok bool) {
