@@ -237,7 +237,16 @@ func (c *Collector) checkCert(ctx context.Context, cert *x509.Certificate) (stri
 // Server returns a gRPC server with both services registered, the TLS credentials, message
 // limits, keepalive and the authentication interceptors.
 func (c *Collector) Server(tlsConf *tls.Config) *grpc.Server {
-	s := grpc.NewServer(
+	s := grpc.NewServer(c.serverOptions(tlsConf)...)
+	pb.RegisterEnrollmentServiceServer(s, c)
+	pb.RegisterAgentServiceServer(s, c)
+	return s
+}
+
+// serverOptions are Server's options: shared with the ingest-floor benchmark, which serves
+// the same transport with an AgentService that stores nothing.
+func (c *Collector) serverOptions(tlsConf *tls.Config) []grpc.ServerOption {
+	return []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(tlsConf)),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
@@ -254,10 +263,7 @@ func (c *Collector) Server(tlsConf *tls.Config) *grpc.Server {
 		grpc.ForceServerCodecV2(newCodec()),
 		grpc.UnaryInterceptor(c.unaryAuth),
 		grpc.StreamInterceptor(c.streamAuth),
-	)
-	pb.RegisterEnrollmentServiceServer(s, c)
-	pb.RegisterAgentServiceServer(s, c)
-	return s
+	}
 }
 
 type deviceKey struct{}
