@@ -253,11 +253,11 @@ func (c *Collector) serverOptions(tlsConf *tls.Config) []grpc.ServerOption {
 		// Open connections decide the memory of a large fleet: idle ones are closed
 		// (Limits.IdleClose), push streams are capped (Limits.PushStreams), and buffers are
 		// small; reports are read in a few reads either way.
-		grpc.ReadBufferSize(8<<10),
-		grpc.WriteBufferSize(8<<10),
-		grpc.ConnectionTimeout(10*time.Second), // the TLS handshake
-		grpc.InitialConnWindowSize(64<<10),
-		grpc.InitialWindowSize(64<<10),
+		grpc.ReadBufferSize(8 << 10),
+		grpc.WriteBufferSize(8 << 10),
+		grpc.ConnectionTimeout(10 * time.Second), // the TLS handshake
+		grpc.InitialConnWindowSize(64 << 10),
+		grpc.InitialWindowSize(64 << 10),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: c.limits.l.IdleClose}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 30 * time.Second, PermitWithoutStream: true}),
 		grpc.ForceServerCodecV2(newCodec()),
