@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,6 +60,9 @@ func (f floorAgent) UploadReport(_ context.Context, req *pb.UploadReportRequest)
 // the CPU per report of the server process and of the load generator. Run:
 //
 //	go test ./server/collector -run '^$' -bench IngestFloor -benchtime 1x -count 2
+//
+// FARMWATCH_FLOOR_CPUPROFILE=PREFIX writes each server process's CPU profile (enrollment and
+// warm-up included) to PREFIX.MODE.PID.
 func BenchmarkIngestFloor(b *testing.B) {
 	if testing.Short() {
 		b.Skip("three 25 s load runs")
@@ -208,6 +212,17 @@ func TestIngestFloorServer(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(l.Addr().String()+"\n"+secret), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if p := os.Getenv("FARMWATCH_FLOOR_CPUPROFILE"); p != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%s.%d", p, mode, os.Getpid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
 }
