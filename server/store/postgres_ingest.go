@@ -209,7 +209,7 @@ func pgIngestBatch(ctx context.Context, tx pgx.Tx, ids []string, batch []Ingest)
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := pgQueueFindings(b, dev, in.DeviceID, seq, fs); err != nil {
+		if err := pgQueueFindings(b, dev, in.DeviceID, seq, fs.list); err != nil {
 			return nil, nil, err
 		}
 		host := rep.GetFacts().GetHost()

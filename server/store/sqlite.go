@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -374,11 +375,12 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 	rep := in.Report
 	seq := rep.GetSequence()
 	var highest uint64
-	var revoked, lastSeen int64
+	var revoked, lastSeen, firstMax int64
 	var hostname string
 	var findings int
-	err := tx.QueryRowContext(ctx, `SELECT highest_sequence, revoked_at, last_seen, hostname, findings_count FROM devices WHERE id = ?`, in.DeviceID).
-		Scan(&highest, &revoked, &lastSeen, &hostname, &findings)
+	var digest []byte
+	err := tx.QueryRowContext(ctx, `SELECT highest_sequence, revoked_at, last_seen, hostname, findings_count, findings_digest, findings_first_max FROM devices WHERE id = ?`, in.DeviceID).
+		Scan(&highest, &revoked, &lastSeen, &hostname, &findings, &digest, &firstMax)
 	if errors.Is(err, sql.ErrNoRows) {
 		return res, fmt.Errorf("device %s: %w", in.DeviceID, ErrNotFound)
 	}
@@ -426,14 +428,25 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 		if err != nil {
 			return res, err
 		}
-		others, err := replaceFindings(ctx, tx, in.DeviceID, seq, fs)
-		if err != nil {
-			return res, err
-		}
 		host := rep.GetFacts().GetHost()
-		set := `highest_sequence = ?, reports = reports + 1, facts_received = ?, last_address = ?, agent_version = ?,
+		set := `highest_sequence = ?, report_created = ?, reports = reports + 1, facts_received = ?, last_address = ?, agent_version = ?,
 			os_version = CASE WHEN ? <> '' THEN ? ELSE os_version END`
-		args := []any{int64(seq), ms(in.Received), in.Address, rep.GetAgentVersion(), host.GetOsVersion(), host.GetOsVersion()}
+		args := []any{int64(seq), ms(rep.GetCreated().AsTime()), ms(in.Received), in.Address, rep.GetAgentVersion(), host.GetOsVersion(), host.GetOsVersion()}
+		// Most reports repeat the findings of the one before. Then nothing of them is written:
+		// the agent's findings take their sequence and (where they follow the report) last
+		// seen from this device row; see Findings.
+		if !bytes.Equal(digest, fs.digest) || fs.firstMin < firstMax {
+			others, firstMax, err := replaceFindings(ctx, tx, in.DeviceID, int64(seq), fs.list)
+			if err != nil {
+				return res, err
+			}
+			set += `, findings_digest = ?, findings_first_max = ?`
+			args = append(args, fs.digest, firstMax)
+			if n := len(rep.GetFindings()) + others; n != findings {
+				set += `, findings_count = ?`
+				args = append(args, n)
+			}
+		}
 		// An UPDATE rewrites the index entries of every column it sets, changed or not: the
 		// indexed last_seen, hostname and findings_count are set only when they change.
 		if ms(in.Received) > lastSeen {
@@ -443,10 +456,6 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 		if h := host.GetHostname(); h != "" && h != hostname {
 			set += `, hostname = ?`
 			args = append(args, h)
-		}
-		if n := len(rep.GetFindings()) + others; n != findings {
-			set += `, findings_count = ?`
-			args = append(args, n)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE devices SET `+set+` WHERE id = ?`, append(args, in.DeviceID)...)
 		if err != nil {
@@ -536,67 +545,80 @@ func (c *cachedTx) close() {
 // replaceFindings makes the device's current findings those of report seq (fs, from
 // Ingest.incoming), keeping first_seen of findings (by key) that were already current. It
 // returns how many findings of the device are the collector's (not replaced by one of the
-// report's).
-func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq uint64, fs []incomingFinding) (int, error) {
-	// Most reports repeat the findings of the one before: those rows only get the new sequence
-	// and last_seen (no index changes); only new, changed and vanished findings are written.
-	prev := map[string]findingRow{}
-	var others []string // keys of the collector's findings
-	rows, err := tx.QueryContext(ctx, `SELECT key, source, first_seen, signal, severity, confidence, title, attack, detector, evidence FROM findings WHERE device_id = ?`, deviceID)
+// report's), and the latest first_seen of the agent's findings it leaves.
+func replaceFindings(ctx context.Context, tx txConn, deviceID string, seq int64, fs []incomingFinding) (others int, firstMax int64, err error) {
+	// Only new, changed and vanished findings are written. A finding that only moved on to
+	// this report (its sequence, and its last seen where it follows the report) is not:
+	// Findings takes those from the device row.
+	type stored struct {
+		findingRow
+		last    int64
+		follows bool
+	}
+	prev := map[string]stored{}
+	var theirs []string // keys of the collector's findings
+	rows, err := tx.QueryContext(ctx, `SELECT key, source, first_seen, signal, severity, confidence, title, attack, detector, evidence, last_seen, follows
+		FROM findings WHERE device_id = ?`, deviceID)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for rows.Next() {
 		var k, source string
-		var r findingRow
-		if err := rows.Scan(&k, &source, &r.first, &r.signal, &r.sev, &r.conf, &r.title, &r.attack, &r.det, &r.ev); err != nil {
+		var r stored
+		if err := rows.Scan(&k, &source, &r.first, &r.signal, &r.sev, &r.conf, &r.title, &r.attack, &r.det, &r.ev, &r.last, &r.follows); err != nil {
 			rows.Close()
-			return 0, err
+			return 0, 0, err
 		}
 		if source == "agent" {
 			prev[k] = r
 		} else {
-			others = append(others, k)
+			theirs = append(theirs, k)
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// A finding the agent sends under a key the collector already uses is the agent's now.
-	const upsert = `INSERT INTO findings (device_id, key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'agent') ON CONFLICT (device_id, key) DO UPDATE SET sequence = excluded.sequence,
+	const upsert = `INSERT INTO findings (device_id, key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, follows, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'agent') ON CONFLICT (device_id, key) DO UPDATE SET sequence = excluded.sequence,
 		signal = excluded.signal, severity = excluded.severity, confidence = excluded.confidence, title = excluded.title, attack = excluded.attack,
 		detector = excluded.detector, evidence = excluded.evidence, first_seen = MIN(findings.first_seen, excluded.first_seen),
-		last_seen = excluded.last_seen, source = 'agent'`
-	const touch = `UPDATE findings SET sequence = ?, last_seen = ? WHERE device_id = ? AND key = ?`
-	seen := make(map[string]bool, len(fs))
+		last_seen = excluded.last_seen, follows = excluded.follows, source = 'agent'`
+	first := make(map[string]int64, len(fs)) // first_seen as stored now
 	for _, in := range fs {
-		if p, had := prev[in.key]; had && !seen[in.key] && in.unchanged(p) {
-			// One statement per key: cheaper here than one for all of them (callgrind on
-			// BenchmarkIngestReports: 594 k instructions per report, 630 k with the keys in
-			// `key IN (SELECT value FROM json_each(?))`, 703 k with an UPDATE ... FROM join).
-			if _, err := tx.ExecContext(ctx, touch, int64(seq), in.last, deviceID, in.key); err != nil {
-				return 0, fmt.Errorf("touch finding %s: %w", in.key, err)
-			}
-		} else if _, err := tx.ExecContext(ctx, upsert, append([]any{deviceID, in.key, int64(seq)}, in.upsertArgs()...)...); err != nil {
-			return 0, fmt.Errorf("store finding %s: %w", in.key, err)
+		p, had := prev[in.key]
+		_, seen := first[in.key]
+		if had && !seen && in.unchanged(p.findingRow) && in.follows == p.follows && (in.follows || in.last == p.last) {
+			first[in.key] = p.first
+			continue
 		}
-		seen[in.key] = true
+		if _, err := tx.ExecContext(ctx, upsert, append(append([]any{deviceID, in.key, seq}, in.upsertArgs()...), in.follows)...); err != nil {
+			return 0, 0, fmt.Errorf("store finding %s: %w", in.key, err)
+		}
+		f := in.row.first
+		if seen {
+			f = min(f, first[in.key])
+		} else if had {
+			f = min(f, p.first)
+		}
+		first[in.key] = f
 	}
 	for k := range prev {
-		if !seen[k] {
+		if _, kept := first[k]; !kept {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE device_id = ? AND key = ?`, deviceID, k); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
 	}
-	kept := 0
-	for _, k := range others {
-		if !seen[k] {
-			kept++
+	for _, f := range first {
+		firstMax = max(firstMax, f)
+	}
+	for _, k := range theirs {
+		if _, replaced := first[k]; !replaced {
+			others++
 		}
 	}
-	return kept, nil
+	return others, firstMax, nil
 }
 
 // firstSeenByKey maps the keys of the device findings that match where to their first_seen,
@@ -801,8 +823,12 @@ func (s *SQLite) Device(ctx context.Context, id string) (Device, error) {
 }
 
 func (s *SQLite) Findings(ctx context.Context, deviceID string) ([]Finding, error) {
-	rows, err := s.query(ctx, `SELECT key, sequence, signal, severity, confidence, title, attack, detector, evidence, first_seen, last_seen, source
-		FROM findings WHERE device_id = ? ORDER BY severity DESC, signal, key`, deviceID)
+	// The agent's findings are all of its newest report (the ingest deletes the others), and
+	// those that follow it have last been seen when it was made: neither is written again
+	// while a device repeats its findings (see replaceFindings).
+	rows, err := s.query(ctx, `SELECT f.key, CASE WHEN f.source = 'agent' THEN d.highest_sequence ELSE f.sequence END, f.signal, f.severity, f.confidence,
+		f.title, f.attack, f.detector, f.evidence, f.first_seen, CASE WHEN f.follows = 1 THEN d.report_created ELSE f.last_seen END, f.source
+		FROM findings f JOIN devices d ON d.id = f.device_id WHERE f.device_id = ? ORDER BY f.severity DESC, f.signal, f.key`, deviceID)
 	if err != nil {
 		return nil, err
 	}

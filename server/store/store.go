@@ -404,7 +404,7 @@ type Certificate struct {
 	RevokedAt time.Time
 }
 
-// Ingest is one report to store. Body is the report's canonical protobuf encoding.
+// Ingest is one report to store.
 type Ingest struct {
 	DeviceID string
 	Report   *pb.Report
@@ -415,35 +415,26 @@ type Ingest struct {
 	Received time.Time
 	Address  string
 
-	incoming []incomingFinding // the report's findings as stored; see Prepare
-	prepared bool
+	incoming *findingSet // the report's findings as stored; see Prepare
 }
 
 // Prepare works out, outside the store's writer, what the ingest compares and writes of the
-// report's findings (keys, evidence encoded); the collector calls it in the upload's
-// goroutine. Optional: the store does the same work when the caller did not.
+// report's findings (keys, evidence encoded, their digest); the collector calls it in the
+// upload's goroutine. Optional: the store does the same work when the caller did not.
 func (in *Ingest) Prepare() error {
 	fs, err := in.incomingFindings()
 	if err != nil {
 		return err
 	}
-	in.incoming, in.prepared = fs, true
+	in.incoming = fs
 	return nil
 }
 
-func (in *Ingest) incomingFindings() ([]incomingFinding, error) {
-	if in.prepared {
+func (in *Ingest) incomingFindings() (*findingSet, error) {
+	if in.incoming != nil {
 		return in.incoming, nil
 	}
-	fs := make([]incomingFinding, 0, len(in.Report.GetFindings()))
-	for _, f := range in.Report.GetFindings() {
-		inc, err := newIncoming(f, in.Received)
-		if err != nil {
-			return nil, err
-		}
-		fs = append(fs, inc)
-	}
-	return fs, nil
+	return newFindingSet(in.Report, in.Received)
 }
 
 // stored is what goes into the reports table.
