@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"container/heap"
 	"context"
 	"net/netip"
 	"sync"
@@ -109,18 +110,34 @@ type settle struct {
 type settler struct {
 	mu      sync.Mutex
 	pending map[string]*settle
-	wake    chan struct{}
-	idle    *sync.Cond // signalled when pending is empty and nothing is being settled
-	busy    bool
-	every   time.Duration        // a device is settled at most this often (0: at once)
-	last    map[string]time.Time // when each device was last settled (with every > 0)
-	swept   time.Time
+	// due holds each pending device once, by when it may be settled (with every > 0), so
+	// that finding the due ones costs no walk of every pending device at each call.
+	due   dueHeap
+	wake  chan struct{}
+	idle  *sync.Cond // signalled when pending is empty and nothing is being settled
+	busy  bool
+	every time.Duration        // a device is settled at most this often (0: at once)
+	last  map[string]time.Time // when each device was last settled (with every > 0)
+	swept time.Time
 }
 
 func newSettler(every time.Duration) *settler {
 	s := &settler{pending: map[string]*settle{}, wake: make(chan struct{}, 1), every: every, last: map[string]time.Time{}}
 	s.idle = sync.NewCond(&s.mu)
 	return s
+}
+
+// add returns id's pending work, making it pending if it was not; the caller holds mu.
+func (s *settler) add(id string) *settle {
+	p := s.pending[id]
+	if p == nil {
+		p = &settle{}
+		s.pending[id] = p
+		if s.every > 0 {
+			heap.Push(&s.due, dueDevice{at: s.last[id].Add(s.every), id: id})
+		}
+	}
+	return p
 }
 
 // take removes and returns the pending work that is due, and how long until the next is.
@@ -139,19 +156,37 @@ func (s *settler) take(now time.Time) (map[string]*settle, time.Duration) {
 		s.swept = now
 	}
 	work := map[string]*settle{}
-	var next time.Duration
-	for id, w := range s.pending {
-		if due := s.last[id].Add(s.every); now.Before(due) {
-			if d := due.Sub(now); next == 0 || d < next {
-				next = d
-			}
-			continue
-		}
-		work[id] = w
+	for len(s.due) > 0 && !now.Before(s.due[0].at) {
+		id := heap.Pop(&s.due).(dueDevice).id
+		work[id] = s.pending[id]
 		delete(s.pending, id)
 		s.last[id] = now
 	}
+	var next time.Duration
+	if len(s.due) > 0 {
+		next = s.due[0].at.Sub(now)
+	}
 	return work, next
+}
+
+// dueDevice is a pending device and when it may next be settled.
+type dueDevice struct {
+	at time.Time
+	id string
+}
+
+// dueHeap orders pending devices by when they are due (container/heap).
+type dueHeap []dueDevice
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueDevice)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // after queues the derivations a call calls for: the call's egress and round trip (measured
@@ -161,11 +196,7 @@ func (c *Collector) after(ctx context.Context, id string, newReport bool) {
 	rtt, hasRTT := c.measureRTT(ctx)
 	s := c.settle
 	s.mu.Lock()
-	p := s.pending[id]
-	if p == nil {
-		p = &settle{}
-		s.pending[id] = p
-	}
+	p := s.add(id)
 	if egress.IsValid() {
 		p.egress = egress.Unmap()
 	}
