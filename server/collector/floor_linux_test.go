@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,11 +131,11 @@ func floorRun(b *testing.B, mode string, rate float64, corpus []loadgen.Sample) 
 		HeartbeatInterval: time.Minute, EnrollConcurrency: 8, AgentVersion: "farmwatch-loadgen/floor",
 		OnWindow: func(open bool) {
 			if open {
-				srvOpen, selfOpen = pidCPU(pid), selfCPU()
+				srvOpen, selfOpen = loadgen.ProcessCPU(pid), selfCPU()
 				b.StartTimer()
 			} else {
 				b.StopTimer()
-				srvWindow, selfWindow = pidCPU(pid)-srvOpen, selfCPU()-selfOpen
+				srvWindow, selfWindow = loadgen.ProcessCPU(pid)-srvOpen, selfCPU()-selfOpen
 			}
 		}})
 	if err != nil {
@@ -225,25 +223,6 @@ func TestIngestFloorServer(t *testing.T) {
 		defer pprof.StopCPUProfile()
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
-}
-
-// pidCPU is a process's user and system time in seconds, from /proc/PID/stat.
-func pidCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	fs := strings.Fields(string(b[i+1:]))
-	if len(fs) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(fs[11], 64)
-	s, _ := strconv.ParseFloat(fs[12], 64)
-	return (u + s) / 100 // USER_HZ
 }
 
 // selfCPU is this process's user and system time, in seconds.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,7 +100,7 @@ func shortRun(ctx context.Context, o *options, stderr io.Writer) (*loadgen.Resul
 	cfg.Server, cfg.CAPEM, cfg.Secret = addr, caPEM, secret
 	var cpuOpen, cpuWindow float64
 	cfg.OnWindow = func(open bool) {
-		t := procCPU(pid)
+		t := loadgen.ProcessCPU(pid)
 		if open {
 			cpuOpen = t
 		} else {
@@ -119,7 +118,7 @@ func shortRun(ctx context.Context, o *options, stderr io.Writer) (*loadgen.Resul
 			cs.DBBytes += fi.Size()
 		}
 	}
-	cpuBefore := procCPU(pid)
+	cpuBefore := loadgen.ProcessCPU(pid)
 	stopServer()
 	cs.CPUSeconds = exitedCPU(cmd.ProcessState, cpuBefore)
 	if res.Window > 0 {
@@ -169,26 +168,6 @@ func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// procCPU is a process's user+system CPU seconds from /proc/PID/stat (Linux; 0 elsewhere).
-// The kernel counts in USER_HZ ticks, 100 a second on every Linux ABI Go supports.
-func procCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	fs := strings.Fields(string(b[i+1:]))
-	if len(fs) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(fs[11], 64)
-	s, _ := strconv.ParseFloat(fs[12], 64)
-	return (u + s) / 100
 }
 
 // procHWM is a process's peak resident set size in KiB (VmHWM of /proc/PID/status; 0 when
