@@ -127,7 +127,14 @@ func waitClient(t *testing.T, what, clientName string, ok func(*pb.RdpClient) bo
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: RDP client %s: last seen %v, all %v\n%s", what, clientName, got, cs, logs())
+			// What ran, for the record: whether each session's sesman and X server were alive.
+			var ps strings.Builder
+			for _, p := range procs {
+				if strings.Contains(p.Name, "xrdp") || strings.HasPrefix(p.Name, "Xvnc") || p.Name == "sleep" {
+					fmt.Fprintf(&ps, "%d (parent %d) %s %q\n", p.PID, p.PPID, p.Name, p.CommandLine)
+				}
+			}
+			t.Fatalf("%s: RDP client %s: last seen %v (scan's way %v), all %v\nprocesses:\n%s%s", what, clientName, got, gotAmong, cs, ps.String(), logs())
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
