@@ -190,11 +190,16 @@ func (procs xrdpProcs) add(root string, pid int, comm string) {
 
 // logPaths returns the logs (paths on the scanned system) of one daemon:
 // the LogFile of the ini each running process was given with -c/--config,
-// then that of the default ini, then the default log name. LogFile is
-// relative to /var/log unless absolute, as in xrdp.
+// and, when one runs without (or none is known), that of the default ini
+// and the default log name. LogFile is relative to /var/log unless
+// absolute, as in xrdp. A default log that no running daemon writes is
+// left alone: it may hold an earlier xrdp's connections to the same display
+// numbers, which would hide the live ones.
 func logPaths(root, defIni, defLog string, procs map[int][]string) []string {
 	inis := []string{}
+	defaults := len(procs) == 0
 	for _, argv := range procs {
+		configured := false
 		for i, a := range argv {
 			v, ok := strings.CutPrefix(a, "--config=")
 			if !ok && (a == "-c" || a == "--config") && i+1 < len(argv) {
@@ -202,10 +207,14 @@ func logPaths(root, defIni, defLog string, procs map[int][]string) []string {
 			}
 			if ok && path.IsAbs(v) {
 				inis = append(inis, path.Clean(v))
+				configured = true
 			}
 		}
+		defaults = defaults || !configured
 	}
-	inis = append(inis, defIni)
+	if defaults {
+		inis = append(inis, defIni)
+	}
 	var logs []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -226,7 +235,9 @@ func logPaths(root, defIni, defLog string, procs map[int][]string) []string {
 			add(path.Clean(f))
 		}
 	}
-	add(path.Join(logDir, defLog))
+	if defaults {
+		add(path.Join(logDir, defLog))
+	}
 	return logs
 }
 

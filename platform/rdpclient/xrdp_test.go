@@ -311,6 +311,31 @@ func TestCapturedTreeReportsLiveXrdpClients(t *testing.T) {
 	}
 }
 
+// The default log of an xrdp that no longer runs (here: one that served STALEPC on the same
+// display number, later) is not read while every running xrdp logs elsewhere: its connection
+// would be taken for the display's last one and hide the disconnected KIMPC.
+func TestStaleDefaultLogIsNotRead(t *testing.T) {
+	root := tree(t, false, true)
+	stale := strings.NewReplacer("KIMPC", "STALEPC", "port 53102", "port 40000", "04:40:", "05:10:").Replace(readTestdata(t, "xrdp-info.log"))
+	if err := os.WriteFile(filepath.Join(root, "var", "log", "xrdp.log"), []byte(stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Clients(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].GetClientName() != "KIMPC" {
+		t.Errorf("got %v, want KIMPC's disconnected session", cs)
+	}
+	// An xrdp started without -c writes the default log: it is read then.
+	if got := logPaths(root, xrdpIni, "xrdp.log", map[int][]string{2134: {"xrdp", "--nodaemon"}, 2169: {"xrdp", "-c", "/tmp/rdpx/xrdp.ini"}}); !slices.Equal(got, []string{"/tmp/rdpx/xrdp.log", "/var/log/xrdp.log"}) {
+		t.Errorf("logs of a default and a configured xrdp: %q", got)
+	}
+	if got := logPaths(root, xrdpIni, "xrdp.log", map[int][]string{2169: {"xrdp", "-c", "/tmp/rdpx/xrdp.ini"}}); !slices.Equal(got, []string{"/tmp/rdpx/xrdp.log"}) {
+		t.Errorf("logs of a configured xrdp: %q", got)
+	}
+}
+
 func TestCapturedTreeWithoutXrdpIsEmpty(t *testing.T) {
 	root := t.TempDir()
 	cs, err := Clients(context.Background(), root)
