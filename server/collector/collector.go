@@ -96,6 +96,7 @@ type Collector struct {
 	trusted     string // pinnedSet of the CAs this collector trusts (fixed for the process)
 	ingest      *batcher
 	settle      *settler
+	seen        seenBuffer
 	certs       certCache
 	obsMu       sync.Mutex
 	obs         map[string]observation
@@ -141,6 +142,7 @@ func New(o Options) (*Collector, error) {
 		geo: o.Geo, geoDisabled: o.GeoDisabled, rttWindow: o.RTTWindow, collectorAt: o.CollectorAt, onEvent: o.OnEvent,
 		limits: newLimiter(o.Limits), ingest: newBatcher(o.Store), settle: newSettler(o.SettleEvery)}
 	go c.runSettler(context.Background())
+	go c.runSeen()
 	var fps []string
 	for _, t := range o.CA.Trusted() {
 		fps = append(fps, pki.Fingerprint(t))
@@ -528,11 +530,12 @@ func (c *Collector) UploadReport(ctx context.Context, req *pb.UploadReportReques
 func (c *Collector) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	id, _ := DeviceFromContext(ctx)
 	now := c.now()
-	highest, err := c.store.Touch(ctx, id, now, remoteAddr(ctx))
+	highest, err := c.store.HighestSequence(ctx, id)
 	if err != nil {
 		c.log.Error("heartbeat", "device", id, "err", err)
 		return nil, status.Error(codes.Unavailable, "collector store unavailable")
 	}
+	c.seen.note(store.Seen{DeviceID: id, At: now, Address: remoteAddr(ctx)}) // written within SeenEvery
 	c.stats.heartbeats.Add(1)
 	c.after(ctx, id, false)
 	resp := &pb.HeartbeatResponse{ServerTime: timestamppb.New(now), HighestSequence: highest, Pushes: c.heartbeatPushes(id, req)}

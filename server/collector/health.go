@@ -196,6 +196,10 @@ func (c *Collector) duplicateIdentity(ctx context.Context, id string, seq uint64
 // (low; medium after a week) and removes it from devices heard from again. It returns how
 // many devices it flagged and cleared.
 func (c *Collector) SweepSilence(ctx context.Context) (flagged, cleared int, err error) {
+	// Who is silent is judged on last seen times, the heartbeats' included.
+	if err := c.FlushSeen(ctx); err != nil {
+		return 0, 0, err
+	}
 	now := c.now()
 	after := c.policy.Load().Agent.SilentAfter
 	if after <= 0 {

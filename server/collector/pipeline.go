@@ -242,8 +242,12 @@ func (c *Collector) runSettler(ctx context.Context) {
 }
 
 // Settled waits until every call answered so far has been fully derived (egress, location,
-// score). Tests and `RunOnce`-style callers use it; ingest never does.
+// score) and the heartbeats' last seen times are written. Tests and `RunOnce`-style callers
+// use it; ingest never does.
 func (c *Collector) Settled() {
+	if err := c.FlushSeen(context.Background()); err != nil {
+		c.log.Warn("last seen of heartbeats not written; kept for the next try", "err", err)
+	}
 	s := c.settle
 	s.mu.Lock()
 	for s.busy || len(s.pending) > 0 {

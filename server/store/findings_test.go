@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -145,4 +146,57 @@ func TestFindingSetDigest(t *testing.T) {
 		digest(mk("a", "A", "1", 0.5, at), mk("b", "B", "1", 0.5, at), mk("b", "B", "2", 0.5, at)) {
 		t.Error("the order of a repeated key's findings (the last is stored) is not in the digest")
 	}
+}
+
+// TestTouchManyAndHighestSequence: heartbeats' last seen times written together move each
+// device's last seen on (never back), take the address only from a time no older than the
+// last seen one, and skip unknown and revoked devices; HighestSequence reads without writing.
+func TestTouchManyAndHighestSequence(t *testing.T) {
+	const devC = "cccc000000000000cccc000000000003"
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		enrollDevice(t, s, devA)
+		enrollDevice(t, s, devB)
+		enrollDevice(t, s, devC)
+		if err := s.RevokeDevice(ctx, devC, t0); err != nil {
+			t.Fatal(err)
+		}
+		if hi, err := s.HighestSequence(ctx, devA); err != nil || hi != 0 {
+			t.Fatalf("highest of a device without reports: %d, %v", hi, err)
+		}
+		ingest(t, s, devA, report(3)) // received at t0+1h, from 127.0.0.1
+		for _, id := range []string{devC, "unknown"} {
+			if _, err := s.HighestSequence(ctx, id); !errors.Is(err, ErrNotFound) {
+				t.Errorf("highest of %s: %v, want ErrNotFound", id, err)
+			}
+		}
+		if hi, err := s.HighestSequence(ctx, devA); err != nil || hi != 3 {
+			t.Fatalf("highest: %d, %v", hi, err)
+		}
+		err := s.TouchMany(ctx, []Seen{
+			{DeviceID: devA, At: t0.Add(30 * time.Minute), Address: "198.51.100.1"}, // older than its report
+			{DeviceID: devB, At: t0.Add(2 * time.Hour), Address: "198.51.100.2"},
+			{DeviceID: devC, At: t0.Add(2 * time.Hour), Address: "198.51.100.3"},
+			{DeviceID: "unknown", At: t0, Address: "198.51.100.4"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []struct {
+			id   string
+			last time.Time
+			addr string
+		}{{devA, t0.Add(time.Hour), "127.0.0.1"}, {devB, t0.Add(2 * time.Hour), "198.51.100.2"}, {devC, t0, ""}} {
+			d, err := s.Device(ctx, w.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !d.LastSeen.Equal(w.last) || d.LastAddress != w.addr {
+				t.Errorf("%s: last seen %v from %q, want %v from %q", w.id, d.LastSeen, d.LastAddress, w.last, w.addr)
+			}
+		}
+		if err := s.TouchMany(ctx, nil); err != nil {
+			t.Errorf("nothing to write: %v", err)
+		}
+	})
 }

@@ -393,6 +393,35 @@ func (s *Postgres) Touch(ctx context.Context, deviceID string, at time.Time, add
 	return highest, err
 }
 
+func (s *Postgres) HighestSequence(ctx context.Context, deviceID string) (uint64, error) {
+	var highest uint64
+	err := s.pool.QueryRow(ctx, `SELECT highest_sequence FROM devices WHERE id = $1 AND revoked_at = 0`, deviceID).Scan(&highest)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
+	}
+	return highest, err
+}
+
+func (s *Postgres) TouchMany(ctx context.Context, seen []Seen) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	ids, ats, addrs := make([]string, len(seen)), make([]int64, len(seen)), make([]string, len(seen))
+	for i, d := range seen {
+		ids[i], ats[i], addrs[i] = d.DeviceID, ms(d.At), d.Address
+	}
+	return s.pgTx(ctx, func(tx pgx.Tx) error {
+		// Locked in id order first, as ingest locks devices, so that the two never deadlock.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM devices WHERE id = ANY($1) ORDER BY id COLLATE "C" FOR NO KEY UPDATE`, ids); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE devices d SET last_seen = GREATEST(d.last_seen, t.at),
+			last_address = CASE WHEN t.at >= d.last_seen THEN t.addr ELSE d.last_address END
+			FROM unnest($1::text[], $2::bigint[], $3::text[]) AS t (id, at, addr) WHERE d.id = t.id AND d.revoked_at = 0`, ids, ats, addrs)
+		return err
+	})
+}
+
 // pgDeviceSorts are the ORDER BY columns of the device list; text orders bytewise as in SQLite.
 var pgDeviceSorts = map[string]string{
 	"":          "last_seen",

@@ -663,6 +663,32 @@ func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr 
 	return highest, err
 }
 
+func (s *SQLite) HighestSequence(ctx context.Context, deviceID string) (uint64, error) {
+	var highest uint64
+	err := s.queryRow(ctx, `SELECT highest_sequence FROM devices WHERE id = ? AND revoked_at = 0`, deviceID).Scan(&highest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
+	}
+	return highest, err
+}
+
+func (s *SQLite) TouchMany(ctx context.Context, seen []Seen) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	return s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
+		for _, d := range seen {
+			// The address is taken only from a time no older than the last seen one (a report
+			// stored meanwhile may have brought a newer).
+			if _, err := tx.ExecContext(ctx, `UPDATE devices SET last_address = CASE WHEN ? >= last_seen THEN ? ELSE last_address END,
+				last_seen = MAX(last_seen, ?) WHERE id = ? AND revoked_at = 0`, ms(d.At), d.Address, ms(d.At), d.DeviceID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 const deviceCols = `id, hostname, os, platform, os_version, kernel_version, arch, hardware_uuid, serial_number, machine_id,
 	mac_addresses, agent_version, enrolled_at, enroll_secret_id, last_seen, last_address, highest_sequence, reports, findings_count, revoked_at, location_notes,
 	device_group, score, band, breakdown, policy_version, scored_at, triage_state, triage_reason, triage_assignee, triage_by, triage_at,

@@ -68,6 +68,13 @@ type Store interface {
 	SilentFlaggedSeen(ctx context.Context) ([]string, error)
 	// Touch records that a device was seen (heartbeat) and returns its highest stored sequence.
 	Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error)
+	// HighestSequence is a device's highest stored sequence, read without writing: ErrNotFound
+	// for an unknown or revoked device.
+	HighestSequence(ctx context.Context, deviceID string) (uint64, error)
+	// TouchMany records, in one derived-write transaction, that devices were seen: each
+	// device's last_seen moves on to At (never back) and its last address becomes Address.
+	// Unknown and revoked devices are skipped.
+	TouchMany(ctx context.Context, seen []Seen) error
 
 	Devices(ctx context.Context, f DeviceFilter) (devices []Device, total int, err error)
 	Device(ctx context.Context, id string) (Device, error)
@@ -402,6 +409,13 @@ type Certificate struct {
 	NotAfter  time.Time
 	IssuedAt  time.Time
 	RevokedAt time.Time
+}
+
+// Seen is one device heard from (TouchMany).
+type Seen struct {
+	DeviceID string
+	At       time.Time
+	Address  string
 }
 
 // Ingest is one report to store.

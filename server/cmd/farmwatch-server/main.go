@@ -449,6 +449,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-sctx.Done():
 		gs.Stop()
 	}
+	// The last heartbeats' last seen times, before the store closes.
+	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer fcancel()
+	if ferr := col.FlushSeen(fctx); ferr != nil {
+		log.Warn("last seen of the last heartbeats not written", "err", ferr)
+	}
 	return err
 }
 
