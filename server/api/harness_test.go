@@ -135,7 +135,7 @@ func (e *env) addDevice(d devSpec) string {
 		}
 	}
 	if !d.seen.IsZero() {
-		if _, err := e.store.Touch(ctx, id, d.seen, "203.0.113.9"); err != nil {
+		if err := e.store.TouchMany(ctx, []store.Seen{{DeviceID: id, At: d.seen, Address: "203.0.113.9"}}); err != nil {
 			e.t.Fatal(err)
 		}
 	}

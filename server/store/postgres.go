@@ -383,16 +383,6 @@ func pgFirstSeenByKey(ctx context.Context, tx pgx.Tx, where string, args ...any)
 	return prev, rows.Err()
 }
 
-func (s *Postgres) Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error) {
-	var highest uint64
-	err := s.pool.QueryRow(ctx, `UPDATE devices SET last_seen = GREATEST(last_seen, $1), last_address = $2 WHERE id = $3 AND revoked_at = 0 RETURNING highest_sequence`,
-		ms(at), addr, deviceID).Scan(&highest)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
-	}
-	return highest, err
-}
-
 func (s *Postgres) HighestSequence(ctx context.Context, deviceID string) (uint64, error) {
 	var highest uint64
 	err := s.pool.QueryRow(ctx, `SELECT highest_sequence FROM devices WHERE id = $1 AND revoked_at = 0`, deviceID).Scan(&highest)

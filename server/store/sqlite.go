@@ -650,19 +650,6 @@ func FindingKey(f *pb.Finding) string {
 	return f.GetSignal() + "|" + f.GetTitle()
 }
 
-func (s *SQLite) Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error) {
-	var highest uint64
-	err := s.relaxed(ctx, func(ctx context.Context, tx txConn) error {
-		err := tx.QueryRowContext(ctx, `UPDATE devices SET last_seen = MAX(last_seen, ?), last_address = ? WHERE id = ? AND revoked_at = 0 RETURNING highest_sequence`,
-			ms(at), addr, deviceID).Scan(&highest)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("device %s: %w", deviceID, ErrNotFound)
-		}
-		return err
-	})
-	return highest, err
-}
-
 func (s *SQLite) HighestSequence(ctx context.Context, deviceID string) (uint64, error) {
 	var highest uint64
 	err := s.queryRow(ctx, `SELECT highest_sequence FROM devices WHERE id = ? AND revoked_at = 0`, deviceID).Scan(&highest)

@@ -66,8 +66,6 @@ type Store interface {
 	// SilentFlaggedSeen lists the devices with an agent.silent finding that were seen after it
 	// was last refreshed: they are back.
 	SilentFlaggedSeen(ctx context.Context) ([]string, error)
-	// Touch records that a device was seen (heartbeat) and returns its highest stored sequence.
-	Touch(ctx context.Context, deviceID string, at time.Time, addr string) (uint64, error)
 	// HighestSequence is a device's highest stored sequence, read without writing: ErrNotFound
 	// for an unknown or revoked device.
 	HighestSequence(ctx context.Context, deviceID string) (uint64, error)
