@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -131,11 +130,11 @@ func floorRun(b *testing.B, mode string, rate float64, corpus []loadgen.Sample) 
 		HeartbeatInterval: time.Minute, EnrollConcurrency: 8, AgentVersion: "farmwatch-loadgen/floor",
 		OnWindow: func(open bool) {
 			if open {
-				srvOpen, selfOpen = loadgen.ProcessCPU(pid), selfCPU()
+				srvOpen, selfOpen = loadgen.ProcessCPU(pid), loadgen.ProcessCPU(os.Getpid())
 				b.StartTimer()
 			} else {
 				b.StopTimer()
-				srvWindow, selfWindow = loadgen.ProcessCPU(pid)-srvOpen, selfCPU()-selfOpen
+				srvWindow, selfWindow = loadgen.ProcessCPU(pid)-srvOpen, loadgen.ProcessCPU(os.Getpid())-selfOpen
 			}
 		}})
 	if err != nil {
@@ -223,13 +222,4 @@ func TestIngestFloorServer(t *testing.T) {
 		defer pprof.StopCPUProfile()
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
-}
-
-// selfCPU is this process's user and system time, in seconds.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
