@@ -436,12 +436,12 @@ func ingestTx(ctx context.Context, tx txConn, in Ingest) (IngestResult, error) {
 		// the agent's findings take their sequence and (where they follow the report) last
 		// seen from this device row; see Findings.
 		if !bytes.Equal(digest, fs.digest) || fs.firstMin < firstMax {
-			others, firstMax, err := replaceFindings(ctx, tx, in.DeviceID, int64(seq), fs.list)
+			others, newFirstMax, err := replaceFindings(ctx, tx, in.DeviceID, int64(seq), fs.list)
 			if err != nil {
 				return res, err
 			}
 			set += `, findings_digest = ?, findings_first_max = ?`
-			args = append(args, fs.digest, firstMax)
+			args = append(args, fs.digest, newFirstMax)
 			if n := len(rep.GetFindings()) + others; n != findings {
 				set += `, findings_count = ?`
 				args = append(args, n)
